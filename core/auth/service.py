@@ -1,0 +1,319 @@
+"""Authentication: login with lockout, token refresh, logout, sessions, password change, API keys, and the
+one function that turns a credential into an Actor for every entry point."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.orm import Session
+
+from core.actor import Actor
+from core.audit.service import record_auth_event
+from core.auth import passwords, sessions, tokens
+from core.auth.models import ApiKey
+from core.config import get_settings
+from core.db import bind_tenant, current_context, unit_of_work
+from core.errors import AccountLocked, AuthenticationFailed, NotFound, ValidationFailed
+from core.ids import new_id
+from core.rbac.catalog import ALL_PERMISSIONS
+from core.rbac.models import Permission, Role
+from core.redis import get_redis
+from core.schemas import Schema
+from core.tenants import service as tenants
+from core.tenants.models import Tenant
+from core.users.models import User
+
+INVALID_CREDENTIALS = "Invalid email, password or workspace"
+API_KEY_PREFIX = "cf"
+
+
+@dataclass
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    session_id: str
+    user_id: UUID
+    tenant_id: UUID
+
+
+# Actors --------------------------------------------------------------------------------------------------
+
+_ACTOR_QUERY = text(
+    """
+    SELECT u.id, u.email, u.team_id, u.is_active, u.deleted_at, u.password_changed_at, r.name AS role,
+           r.record_scope, t.plan, t.is_active AS tenant_active,
+           COALESCE(array_agg(p.resource || ':' || p.action) FILTER (WHERE p.id IS NOT NULL), '{}') AS perms
+      FROM users u
+      JOIN roles r ON r.id = u.role_id
+      JOIN tenants t ON t.id = u.tenant_id
+      LEFT JOIN role_permissions rp ON rp.role_id = r.id
+      LEFT JOIN permissions p ON p.id = rp.permission_id
+     WHERE u.id = :user_id AND u.tenant_id = :tenant_id
+     GROUP BY u.id, r.id, t.id
+    """
+)
+
+
+def load_actor(session: Session, *, tenant_id: UUID, user_id: UUID, session_id: str | None = None,
+               api_key: ApiKey | None = None) -> Actor:
+    """The user's actor in one query; an API key narrows it to the key's permissions."""
+    bind_tenant(session, tenant_id, user_id, api_key.id if api_key else None)
+    row = session.execute(_ACTOR_QUERY, {"user_id": user_id, "tenant_id": tenant_id}).first()
+    if row is None or not row.is_active or row.deleted_at is not None or not row.tenant_active:
+        raise AuthenticationFailed("This account is no longer active", code="ACCOUNT_INACTIVE")
+    permissions = frozenset(row.perms)
+    if api_key is not None:
+        permissions = permissions & frozenset(api_key.permissions)
+    return Actor(tenant_id=tenant_id, user_id=user_id, api_key_id=api_key.id if api_key else None,
+                 team_id=row.team_id, role=row.role, scope=row.record_scope, permissions=permissions,
+                 plan=row.plan, email=row.email, session_id=session_id)
+
+
+def authenticate_access_token(session: Session, token: str) -> Actor:
+    claims = tokens.decode_access_token(token)
+    if not sessions.is_active(claims["sid"]):
+        raise AuthenticationFailed("Session ended; log in again", code="SESSION_REVOKED")
+    return load_actor(session, tenant_id=UUID(claims["tid"]), user_id=UUID(claims["sub"]), session_id=claims["sid"])
+
+
+def authenticate(session: Session, credential: str) -> Actor:
+    """Bearer credential (access token or API key) -> Actor. Used by the API; the UI keeps its own session."""
+    if credential.startswith(API_KEY_PREFIX + "_"):
+        return authenticate_api_key(session, credential)
+    return authenticate_access_token(session, credential)
+
+
+# Login ---------------------------------------------------------------------------------------------------
+
+
+def login(session: Session, *, email: str, password: str, tenant_slug: str) -> TokenPair:
+    """Email + password in a workspace. Unknown workspace, unknown user and wrong password answer the same
+    error after the same Argon2 work; 5 failures lock the account for 15 minutes (kept in PostgreSQL)."""
+    settings = get_settings()
+    email = email.strip().lower()
+    found = tenants.lookup_slug(session, tenant_slug.strip())
+    if found is None or not found[1]:
+        passwords.verify_password(None, password)
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+    tenant_id = found[0]
+    bind_tenant(session, tenant_id)
+    user = session.scalar(
+        select(User).where(User.tenant_id == tenant_id, User.email == email, User.deleted_at.is_(None))
+        .with_for_update()
+    )
+    now = datetime.now(UTC)
+    if user is None:
+        passwords.verify_password(None, password)
+        record_auth_event(session, tenant_id=tenant_id, action="login_failed", email=email,
+                          details={"reason": "unknown_user"})
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+    bind_tenant(session, tenant_id, user.id)
+    if user.locked_until is not None and user.locked_until > now:
+        passwords.verify_password(None, password)
+        record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email,
+                          details={"reason": "locked"})
+        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
+        raise AccountLocked(
+            f"Too many failed attempts: this account is locked. Try again in {minutes} minute(s).",
+            details={"lockedUntil": user.locked_until.isoformat()},
+        )
+    if not passwords.verify_password(user.password_hash, password):
+        user.failed_login_attempts += 1
+        reason = {"reason": "bad_password", "attempts": user.failed_login_attempts}
+        record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email,
+                          details=reason)
+        if user.failed_login_attempts >= settings.lockout_attempts:
+            user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
+            user.failed_login_attempts = 0
+            record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="lockout", email=email,
+                              details={"minutes": settings.lockout_minutes})
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+    if not user.is_active:
+        record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email,
+                          details={"reason": "inactive"})
+        raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+    if passwords.needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password)
+    user.failed_login_attempts = 0
+    user.locked_until = None
+    user.last_login_at = now
+    role = session.scalar(select(Role.name).where(Role.id == user.role_id)) or ""
+    record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login", email=email)
+    ctx = current_context()
+    session_id, refresh = sessions.create(user_id=user.id, tenant_id=tenant_id, ip=ctx.ip, user_agent=ctx.user_agent)
+    access, ttl = tokens.issue_access_token(user_id=user.id, tenant_id=tenant_id, session_id=session_id, role=role)
+    return TokenPair(access, refresh, ttl, session_id, user.id, tenant_id)
+
+
+def login_committing_failures(*, email: str, password: str, tenant_slug: str) -> TokenPair:
+    """`login` in its own unit of work that keeps failure bookkeeping (attempt counter, lockout, audit)
+    even though the login itself raises."""
+    failure: Exception | None = None
+    with unit_of_work() as session:
+        try:
+            return login(session, email=email, password=password, tenant_slug=tenant_slug)
+        except (AuthenticationFailed, AccountLocked) as exc:
+            failure = exc
+    assert failure is not None
+    raise failure
+
+
+def refresh(session: Session, refresh_token: str) -> TokenPair:
+    try:
+        info, new_refresh = sessions.rotate(refresh_token)
+    except AuthenticationFailed as exc:
+        if exc.code == "REFRESH_TOKEN_REUSED" and exc.details and exc.details.get("tenantId"):
+            tenant_id = UUID(exc.details["tenantId"])
+            user_id = UUID(exc.details["userId"])
+            bind_tenant(session, tenant_id, user_id)
+            record_auth_event(session, tenant_id=tenant_id, user_id=user_id, action="refresh_token_reuse")
+            exc.details = None  # never echo ids to whoever holds the stolen token
+        raise
+    actor = load_actor(session, tenant_id=UUID(info.tenant_id), user_id=UUID(info.user_id), session_id=info.id)
+    access, ttl = tokens.issue_access_token(user_id=actor.user_id, tenant_id=actor.tenant_id,  # type: ignore[arg-type]
+                                            session_id=info.id, role=actor.role)
+    return TokenPair(access, new_refresh, ttl, info.id, UUID(info.user_id), UUID(info.tenant_id))
+
+
+def logout(session: Session, actor: Actor) -> None:
+    if actor.session_id:
+        sessions.revoke(actor.session_id)
+    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="logout",
+                      email=actor.email)
+
+
+def logout_everywhere(session: Session, actor: Actor) -> int:
+    count = sessions.revoke_all(actor.user_id)  # type: ignore[arg-type]
+    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="logout_all",
+                      email=actor.email, details={"sessions": count})
+    return count
+
+
+def list_sessions(actor: Actor) -> list[sessions.SessionInfo]:
+    if actor.user_id is None:
+        return []
+    return sessions.list_for_user(actor.user_id)
+
+
+def revoke_session(session: Session, actor: Actor, session_id: str) -> None:
+    info = sessions.get(session_id)
+    if info is None or info.user_id != str(actor.user_id):
+        raise NotFound("Session not found")
+    sessions.revoke(session_id)
+    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="session_revoked",
+                      details={"sessionId": session_id})
+
+
+def change_password(session: Session, actor: Actor, *, current_password: str, new_password: str) -> int:
+    """Change the actor's own password; every other session of the user ends. Returns how many ended."""
+    if actor.user_id is None:
+        raise AuthenticationFailed("Only users have passwords")
+    user = session.scalar(select(User).where(User.tenant_id == actor.tenant_id, User.id == actor.user_id))
+    if user is None or not passwords.verify_password(user.password_hash, current_password):
+        raise ValidationFailed("Current password is wrong",
+                               details=[{"field": "currentPassword", "message": "does not match"}])
+    if current_password == new_password:
+        raise ValidationFailed("The new password must differ from the current one",
+                               details=[{"field": "newPassword", "message": "same as current"}])
+    passwords.check_policy(new_password)
+    user.password_hash = passwords.hash_password(new_password)
+    user.password_changed_at = datetime.now(UTC)
+    ended = sessions.revoke_all(actor.user_id, keep=actor.session_id)
+    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="password_changed",
+                      email=actor.email, details={"sessionsEnded": ended})
+    return ended
+
+
+# API keys ------------------------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(Schema):
+    name: str
+    permissions: list[str]
+    expires_at: datetime | None = None
+
+
+def _key_hash(secret_key: str) -> str:
+    pepper = get_settings().secret("jwt_secret").encode()
+    return hmac.new(pepper, secret_key.encode(), hashlib.sha256).hexdigest()
+
+
+def create_api_key(session: Session, actor: Actor, *, name: str, permissions: list[str],
+                   expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+    """A key for a system, scoped to permissions its creator holds. The full key is returned once."""
+    actor.require("api_keys", "manage")
+    if not name.strip() or len(name) > 100:
+        raise ValidationFailed("Name the key (1-100 characters)", details=[{"field": "name", "message": "required"}])
+    unknown = sorted(set(permissions) - set(ALL_PERMISSIONS))
+    if unknown:
+        raise ValidationFailed(f"Unknown permissions: {', '.join(unknown)}")
+    beyond = sorted(set(permissions) - actor.permissions)
+    if beyond:
+        raise ValidationFailed(f"A key cannot hold permissions you do not have: {', '.join(beyond)}")
+    if not permissions:
+        raise ValidationFailed("Give the key at least one permission",
+                               details=[{"field": "permissions", "message": "empty"}])
+    if expires_at is not None and expires_at <= datetime.now(UTC):
+        raise ValidationFailed("Expiry must be in the future", details=[{"field": "expiresAt", "message": "past"}])
+    prefix = secrets.token_hex(6)
+    full = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    key = ApiKey(id=new_id(), tenant_id=actor.tenant_id, name=name.strip(), prefix=prefix, key_hash=_key_hash(full),
+                 user_id=actor.user_id, permissions=sorted(set(permissions)), expires_at=expires_at)
+    session.add(key)
+    session.flush()
+    return key, full
+
+
+def list_api_keys(session: Session, actor: Actor) -> list[ApiKey]:
+    actor.require("api_keys", "read")
+    return list(session.scalars(actor.readable(ApiKey).order_by(ApiKey.created_at.desc())))
+
+
+def revoke_api_key(session: Session, actor: Actor, key_id: UUID) -> None:
+    actor.require("api_keys", "manage")
+    key = session.scalar(actor.readable(ApiKey).where(ApiKey.id == key_id))
+    if key is None:
+        raise NotFound("API key not found")
+    if key.revoked_at is None:
+        key.revoked_at = datetime.now(UTC)
+    session.flush()
+
+
+def authenticate_api_key(session: Session, full_key: str) -> Actor:
+    parts = full_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        raise AuthenticationFailed("Invalid API key", code="INVALID_API_KEY")
+    row = session.execute(text("SELECT id, tenant_id FROM cf_api_key_by_prefix(:p)"), {"p": parts[1]}).first()
+    if row is None:
+        raise AuthenticationFailed("Invalid API key", code="INVALID_API_KEY")
+    bind_tenant(session, row.tenant_id, None, row.id)
+    key = session.scalar(select(ApiKey).where(ApiKey.id == row.id))
+    now = datetime.now(UTC)
+    if key is None or not hmac.compare_digest(key.key_hash, _key_hash(full_key)):
+        raise AuthenticationFailed("Invalid API key", code="INVALID_API_KEY")
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise AuthenticationFailed("API key revoked or expired", code="INVALID_API_KEY")
+    actor = load_actor(session, tenant_id=key.tenant_id, user_id=key.user_id, api_key=key)
+    # Key use is recorded at most once a minute per key (last_used_at and an audit entry).
+    if get_redis().set(f"cf:key_used:{key.id}", "1", nx=True, ex=60):
+        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=func.now()))
+        record_auth_event(session, tenant_id=key.tenant_id, user_id=key.user_id, api_key_id=key.id,
+                          action="api_key_used", details={"prefix": key.prefix})
+    return actor
+
+
+def tenant_of(session: Session, actor: Actor) -> Tenant:
+    return tenants.get_current(session, actor)
+
+
+def permission_catalogue(session: Session) -> list[str]:
+    rows = session.execute(select(Permission.resource, Permission.action).order_by(Permission.resource))
+    return [f"{r}:{a}" for r, a in rows]
+

@@ -1,0 +1,142 @@
+"""One settings object for every process (API, UI, worker, CLI).
+
+Values come from the environment (and `.env`); secrets that are not given are generated on first use into
+`<data_dir>/secrets.json` with mode 0600, so a fresh machine needs no configuration and no fixed default
+secret exists anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", ""}
+
+Plan = Literal["starter", "professional", "business", "enterprise"]
+
+# Requests per minute per tenant by plan (the seed's limits).
+PLAN_RATE_LIMITS: dict[str, int] = {
+    "starter": 100,
+    "professional": 500,
+    "business": 2000,
+    "enterprise": 10000,
+}
+
+APP_DB_ROLE = "clientforge_app"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    env: Literal["development", "test", "production"] = Field("development", alias="CLIENTFORGE_ENV")
+    data_dir: Path = Field(Path(".clientforge"), alias="CLIENTFORGE_DATA_DIR")
+
+    # Owner connection (migrations, provisioning). Unset: the embedded PostgreSQL in the data dir.
+    database_url: str | None = Field(None, alias="DATABASE_URL")
+    # Runtime connection as the non-owner role; derived from database_url when unset.
+    app_database_url: str | None = Field(None, alias="APP_DATABASE_URL")
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    db_pool_size: int = Field(10, alias="CLIENTFORGE_DB_POOL_SIZE")
+
+    jwt_secret: SecretStr | None = Field(None, alias="JWT_SECRET")
+    field_encryption_key: SecretStr | None = Field(None, alias="FIELD_ENCRYPTION_KEY")
+    jwt_issuer: str = "clientforge-api"
+    jwt_audience: str = "clientforge-web"
+    access_token_minutes: int = 15
+    refresh_token_days: int = 7
+    lockout_attempts: int = 5
+    lockout_minutes: int = 15
+
+    api_host: str = Field("127.0.0.1", alias="CLIENTFORGE_API_HOST")
+    api_port: int = Field(8000, alias="CLIENTFORGE_API_PORT")
+    ui_port: int = Field(8501, alias="CLIENTFORGE_UI_PORT")
+    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8501"], alias="CORS_ORIGINS")
+    max_body_bytes: int = Field(10 * 1024 * 1024, alias="CLIENTFORGE_MAX_BODY_BYTES")
+    rate_limit_per_ip: str = Field("1200/minute", alias="CLIENTFORGE_RATE_LIMIT_PER_IP")
+    rate_limit_login: str = Field("5/15minutes", alias="CLIENTFORGE_RATE_LIMIT_LOGIN")
+    rate_limits_enabled: bool = Field(True, alias="CLIENTFORGE_RATE_LIMITS")
+
+    worker_concurrency: int = Field(2, alias="CLIENTFORGE_WORKER_CONCURRENCY")
+    worker_heartbeat_seconds: float = Field(5.0, alias="CLIENTFORGE_WORKER_HEARTBEAT")
+    worker_stalled_seconds: float = Field(30.0, alias="CLIENTFORGE_WORKER_STALLED_AFTER")
+    # Extra modules whose job handlers the worker loads (comma separated).
+    job_modules: list[str] = Field(default_factory=list, alias="CLIENTFORGE_JOB_MODULES")
+
+    log_level: str = Field("INFO", alias="CLIENTFORGE_LOG_LEVEL")
+
+    @field_validator("cors_origins", "job_modules", mode="before")
+    @classmethod
+    def _split_csv(cls, value: object) -> object:
+        if isinstance(value, str) and not value.startswith("["):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("jwt_secret", "field_encryption_key")
+    @classmethod
+    def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("placeholder secret refused: set a random value or leave it unset")
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("secret too short: use at least 32 characters")
+        return value
+
+    @property
+    def data_path(self) -> Path:
+        return self.data_dir.expanduser().resolve()
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def embedded_redis(self) -> bool:
+        return self.redis_url is None
+
+    def secret(self, name: Literal["jwt_secret", "field_encryption_key", "app_db_password"]) -> str:
+        """A secret from the environment, else from the data dir's secrets file (created on first use)."""
+        configured = getattr(self, name, None)
+        if isinstance(configured, SecretStr):
+            return configured.get_secret_value()
+        return _data_dir_secrets(self.data_path)[name]
+
+
+def _data_dir_secrets(data_dir: Path) -> dict[str, str]:
+    path = data_dir / "secrets.json"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    wanted = ("jwt_secret", "field_encryption_key", "app_db_password")
+    stored: dict[str, str] = {}
+    if path.exists():
+        stored = json.loads(path.read_text())
+    if all(k in stored for k in wanted):
+        return stored
+    for key in wanted:
+        stored.setdefault(key, secrets.token_urlsafe(48))
+    # Write atomically with 0600 from the first byte; concurrent first starts converge on one file.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(stored, fh)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        stored = json.loads(path.read_text())
+    finally:
+        tmp.unlink(missing_ok=True)
+    return stored
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()  # type: ignore[call-arg]
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the supervisor change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,112 @@
+"""Owner-side operations: migrations, the runtime role and its grants, the permission catalogue.
+
+These run with the owner connection (`clientforge migrate`, `clientforge up`); nothing on the request path
+uses them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import URL
+
+import migrations
+from core.config import APP_DB_ROLE, get_settings
+from core.db import owner_engine
+from core.rbac.catalog import ALL_PERMISSIONS, RESOURCES, SYSTEM_ROLES
+
+APPEND_ONLY_TABLES = ("audit_logs",)
+READ_ONLY_TABLES = ("permissions",)
+OWNER_ONLY_TABLES = ("alembic_version",)
+
+
+def alembic_config(url: URL | None = None, connection: Connection | None = None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(Path(migrations.__file__).parent))
+    if url is not None:
+        cfg.attributes["url"] = url.render_as_string(hide_password=False)
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine | None = None) -> None:
+    """Upgrade to head, then make sure the runtime role, its grants and the catalogue are current."""
+    engine = engine or owner_engine()
+    with engine.begin() as conn:
+        # One migrator at a time (several processes may start together).
+        conn.execute(text("SELECT pg_advisory_xact_lock(7246001)"))
+        command.upgrade(alembic_config(connection=conn), "head")
+    ensure_app_role(engine, get_settings().secret("app_db_password"))
+    sync_permissions(engine)
+
+
+def ensure_app_role(engine: Engine, password: str) -> None:
+    """The role every request uses: LOGIN, not superuser, no BYPASSRLS, owns nothing."""
+    with engine.begin() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": APP_DB_ROLE}).scalar()
+        verb = "ALTER" if exists else "CREATE"
+        # Identifiers cannot be bound; the role name is a constant and the password is quoted by the server.
+        quoted = conn.execute(text("SELECT quote_literal(:p)"), {"p": password}).scalar_one()
+        conn.execute(text(
+            f"{verb} ROLE {APP_DB_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {quoted}"
+        ))
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {APP_DB_ROLE}'))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {APP_DB_ROLE}"))
+        conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {APP_DB_ROLE}"))
+        tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+        for table in tables:
+            if table in OWNER_ONLY_TABLES:
+                continue
+            if table in APPEND_ONLY_TABLES:
+                privileges = "SELECT, INSERT"
+            elif table in READ_ONLY_TABLES:
+                privileges = "SELECT"
+            else:
+                privileges = "SELECT, INSERT, UPDATE, DELETE"
+            conn.execute(text(f'GRANT {privileges} ON TABLE "{table}" TO {APP_DB_ROLE}'))
+        conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_DB_ROLE}"))
+        conn.execute(text(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {APP_DB_ROLE}"))
+
+
+def sync_permissions(engine: Engine) -> None:
+    """Upsert the catalogue and bring every tenant's system roles to their catalogue grants."""
+    descriptions = {f"{r}:{a}": f"{a} {r.replace('_', ' ')}" for r, actions in RESOURCES.items() for a in actions}
+    with engine.begin() as conn:
+        for perm in ALL_PERMISSIONS:
+            resource, action = perm.split(":")
+            conn.execute(
+                text(
+                    "INSERT INTO permissions (id, resource, action, description) VALUES (cf_uuid7(), :r, :a, :d)"
+                    " ON CONFLICT (resource, action) DO NOTHING"
+                ),
+                {"r": resource, "a": action, "d": descriptions[perm]},
+            )
+        for name, (_, _, perms) in SYSTEM_ROLES.items():
+            wanted = sorted(perms)
+            conn.execute(
+                text(
+                    "DELETE FROM role_permissions rp USING roles r, permissions p"
+                    " WHERE rp.role_id = r.id AND rp.permission_id = p.id AND r.is_system_role AND r.name = :n"
+                    " AND NOT (p.resource || ':' || p.action = ANY(:wanted))"
+                ),
+                {"n": name, "wanted": wanted},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO role_permissions (tenant_id, role_id, permission_id)"
+                    " SELECT r.tenant_id, r.id, p.id FROM roles r JOIN permissions p"
+                    "   ON p.resource || ':' || p.action = ANY(:wanted)"
+                    " WHERE r.is_system_role AND r.name = :n ON CONFLICT DO NOTHING"
+                ),
+                {"n": name, "wanted": wanted},
+            )
+
+
+def database_reachable(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SHOW server_version")).scalar_one())

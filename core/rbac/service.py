@@ -1,0 +1,137 @@
+"""Roles and their grants. System roles come from the catalogue; tenants may add custom roles."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from core.actor import Actor
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.ids import new_id
+from core.rbac.catalog import ALL_PERMISSIONS, SYSTEM_ROLES
+from core.rbac.models import Permission, Role, RolePermission
+from core.rbac.schemas import RoleCreate, RoleRead, RoleUpdate
+from core.users.models import User
+from core.versioning import check_version
+
+
+def _permission_ids(session: Session, names: set[str]) -> dict[str, UUID]:
+    rows = session.execute(
+        select(Permission.resource, Permission.action, Permission.id).where(
+            (Permission.resource + ":" + Permission.action).in_(sorted(names))
+        )
+    )
+    return {f"{r}:{a}": pid for r, a, pid in rows}
+
+
+def _validate_permissions(names: list[str]) -> set[str]:
+    unknown = sorted(set(names) - set(ALL_PERMISSIONS))
+    if unknown:
+        raise ValidationFailed(
+            f"Unknown permissions: {', '.join(unknown)}",
+            details=[{"field": "permissions", "message": "unknown permission", "value": u} for u in unknown],
+        )
+    return set(names)
+
+
+def _grant(session: Session, tenant_id: UUID, role_id: UUID, names: set[str]) -> None:
+    ids = _permission_ids(session, names)
+    missing = names - ids.keys()
+    if missing:
+        raise ValidationFailed(f"Permissions not in the catalogue (run `clientforge migrate`): {sorted(missing)}")
+    session.add_all(RolePermission(tenant_id=tenant_id, role_id=role_id, permission_id=pid) for pid in ids.values())
+
+
+def create_system_roles(session: Session, tenant_id: UUID) -> dict[str, Role]:
+    roles = {}
+    for name, (description, scope, perms) in SYSTEM_ROLES.items():
+        role = Role(id=new_id(), tenant_id=tenant_id, name=name, description=description, is_system_role=True,
+                    record_scope=scope)
+        session.add(role)
+        roles[name] = role
+    session.flush()
+    for name, (_, _, perms) in SYSTEM_ROLES.items():
+        _grant(session, tenant_id, roles[name].id, set(perms))
+    return roles
+
+
+def role_permissions(session: Session, role_id: UUID) -> list[str]:
+    rows = session.execute(
+        select(Permission.resource, Permission.action)
+        .join(RolePermission, RolePermission.permission_id == Permission.id)
+        .where(RolePermission.role_id == role_id)
+        .order_by(Permission.resource, Permission.action)
+    )
+    return [f"{r}:{a}" for r, a in rows]
+
+
+def to_read(session: Session, role: Role) -> RoleRead:
+    return RoleRead.model_validate({**role.__dict__, "permissions": role_permissions(session, role.id)})
+
+
+def get_by_name(session: Session, actor: Actor, name: str) -> Role:
+    role = session.scalar(select(Role).where(Role.tenant_id == actor.tenant_id, Role.name == name))
+    if role is None:
+        raise ValidationFailed(f"Unknown role '{name}'", details=[{"field": "role", "message": "unknown role"}])
+    return role
+
+
+def get(session: Session, actor: Actor, role_id: UUID) -> Role:
+    actor.require("roles", "read")
+    role = session.scalar(select(Role).where(Role.tenant_id == actor.tenant_id, Role.id == role_id))
+    if role is None:
+        raise NotFound("Role not found")
+    return role
+
+
+def list_roles(session: Session, actor: Actor) -> list[Role]:
+    actor.require("roles", "read")
+    return list(session.scalars(select(Role).where(Role.tenant_id == actor.tenant_id).order_by(Role.name)))
+
+
+def create(session: Session, actor: Actor, data: RoleCreate) -> Role:
+    actor.require("roles", "manage")
+    names = _validate_permissions(data.permissions)
+    if session.scalar(select(Role.id).where(Role.tenant_id == actor.tenant_id, Role.name == data.name)):
+        raise Conflict(f"A role named '{data.name}' already exists")
+    role = Role(id=new_id(), tenant_id=actor.tenant_id, name=data.name, description=data.description,
+                record_scope=data.record_scope, is_system_role=False)
+    session.add(role)
+    session.flush()
+    _grant(session, actor.tenant_id, role.id, names)
+    session.flush()
+    return role
+
+
+def update(session: Session, actor: Actor, role_id: UUID, data: RoleUpdate) -> Role:
+    actor.require("roles", "manage")
+    role = get(session, actor, role_id)
+    if role.is_system_role:
+        raise Conflict("System roles cannot be changed; create a custom role instead")
+    check_version(role, data.version)
+    if data.description is not None:
+        role.description = data.description
+    if data.record_scope is not None:
+        role.record_scope = data.record_scope
+    if data.permissions is not None:
+        names = _validate_permissions(data.permissions)
+        session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
+        _grant(session, actor.tenant_id, role.id, names)
+        role.updated_at = func.now()  # a grant change is a change of the role (bumps version)
+    session.flush()
+    return role
+
+
+def delete_role(session: Session, actor: Actor, role_id: UUID) -> None:
+    actor.require("roles", "manage")
+    role = get(session, actor, role_id)
+    if role.is_system_role:
+        raise Conflict("System roles cannot be deleted")
+    in_use = session.scalar(select(func.count()).select_from(User).where(User.role_id == role.id,
+                                                                          User.deleted_at.is_(None)))
+    if in_use:
+        raise Conflict(f"Role '{role.name}' is assigned to {in_use} user(s); reassign them first")
+    session.delete(role)
+    session.flush()

@@ -1,0 +1,25 @@
+"""The Redis client: sessions, rate limits, caches. Only what may be lost lives there."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import redis
+
+from core.config import get_settings
+
+
+def redis_url() -> str:
+    url = get_settings().redis_url
+    if not url:
+        raise RuntimeError("REDIS_URL is not set and no embedded Redis was started")
+    return url
+
+
+@lru_cache
+def get_redis() -> redis.Redis:
+    return redis.Redis.from_url(redis_url(), decode_responses=True, health_check_interval=30)
+
+
+def reset_redis() -> None:
+    get_redis.cache_clear()

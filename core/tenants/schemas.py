@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import EmailStr, Field, field_validator
+
+from core.config import Plan
+from core.schemas import ReadSchema, Schema
+
+
+class TenantCreate(Schema):
+    name: str = Field(min_length=1, max_length=255)
+    slug: str = Field(min_length=2, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")
+    plan: Plan = "starter"
+    max_users: int | None = Field(None, gt=0, le=100000)
+    max_storage_gb: int = Field(10, gt=0, le=100000)
+    timezone: str = Field("UTC", max_length=64)
+    admin_email: EmailStr
+    admin_first_name: str = Field("Admin", min_length=1, max_length=100)
+    admin_last_name: str = Field("User", min_length=1, max_length=100)
+    admin_password: str | None = None
+
+    @field_validator("slug", "admin_email", mode="before")
+    @classmethod
+    def _lower(cls, value: str) -> str:
+        return value.lower() if isinstance(value, str) else value
+
+
+class TenantUpdate(Schema):
+    name: str | None = Field(None, min_length=1, max_length=255)
+    timezone: str | None = Field(None, max_length=64)
+    settings: dict | None = None
+    version: int | None = None
+
+
+class TenantRead(ReadSchema):
+    id: UUID
+    name: str
+    slug: str
+    plan: str
+    max_users: int
+    max_storage_gb: int
+    is_active: bool
+    timezone: str
+    settings: dict
+    trial_ends_at: datetime | None
+    subscription_ends_at: datetime | None
+    created_at: datetime
+    version: int

@@ -1,0 +1,76 @@
+"""Test infrastructure: one real PostgreSQL and Redis for the run (embedded, or DATABASE_URL / REDIS_URL),
+a fresh database migrated once, and per-test isolation by giving every test its own tenants."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ["CLIENTFORGE_ENV"] = "test"
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="cf-test-"))
+os.environ.setdefault("CLIENTFORGE_DATA_DIR", str(_RUN_DIR / "data"))
+
+
+def _start_services() -> tuple[str, str, object | None]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    embedded = None
+    base_url = os.environ.get("DATABASE_URL")
+    redis_url = os.environ.get("REDIS_URL")
+    if base_url is None or redis_url is None:
+        from app.embedded import EmbeddedServices
+
+        embedded = EmbeddedServices(_RUN_DIR / "services")
+        if base_url is None:
+            base_url = embedded.start_postgres("postgres")
+        if redis_url is None:
+            redis_url = embedded.start_redis()
+    # A database of our own on whatever server, so a shared server is never polluted.
+    name = f"cf_test_{secrets.token_hex(4)}"
+    url = make_url(base_url if "+" in base_url.split("://")[0] else base_url.replace("://", "+psycopg://", 1))
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False), redis_url, embedded
+
+
+DATABASE_URL, REDIS_URL, _EMBEDDED = _start_services()
+os.environ["DATABASE_URL"] = DATABASE_URL
+os.environ["REDIS_URL"] = REDIS_URL
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from core.config import reset_settings
+    from core.database_admin import migrate
+
+    reset_settings()
+    migrate()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from core.db import dispose_engines
+
+    dispose_engines()
+    if _EMBEDDED is not None:
+        _EMBEDDED.stop()  # type: ignore[attr-defined]
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis() -> Iterator[None]:
+    """Rate-limit and lockout counters must not leak between tests."""
+    yield
+    from core.redis import get_redis
+
+    r = get_redis()
+    for key in r.scan_iter("LIMITS*"):
+        r.delete(key)
+
+
+from tests.factories import *  # noqa: E402,F401,F403
