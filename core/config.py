@@ -12,10 +12,10 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", ""}
 
@@ -57,7 +57,9 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", alias="CLIENTFORGE_API_HOST")
     api_port: int = Field(8000, alias="CLIENTFORGE_API_PORT")
     ui_port: int = Field(8501, alias="CLIENTFORGE_UI_PORT")
-    cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:8501"], alias="CORS_ORIGINS")
+    # NoDecode: a plain comma-separated value reaches `_split_csv` instead of failing JSON decoding.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:8501"],
+                                                        alias="CORS_ORIGINS")
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="CLIENTFORGE_MAX_BODY_BYTES")
     rate_limit_per_ip: str = Field("1200/minute", alias="CLIENTFORGE_RATE_LIMIT_PER_IP")
     rate_limit_login: str = Field("5/15minutes", alias="CLIENTFORGE_RATE_LIMIT_LOGIN")
@@ -67,14 +69,19 @@ class Settings(BaseSettings):
     worker_heartbeat_seconds: float = Field(5.0, alias="CLIENTFORGE_WORKER_HEARTBEAT")
     worker_stalled_seconds: float = Field(30.0, alias="CLIENTFORGE_WORKER_STALLED_AFTER")
     # Extra modules whose job handlers the worker loads (comma separated).
-    job_modules: list[str] = Field(default_factory=list, alias="CLIENTFORGE_JOB_MODULES")
+    job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CLIENTFORGE_JOB_MODULES")
 
     log_level: str = Field("INFO", alias="CLIENTFORGE_LOG_LEVEL")
+
+    # The first admin `clientforge up` creates on an empty database (its password is generated, shown once).
+    first_admin_email: str = Field("admin@example.com", alias="CLIENTFORGE_ADMIN_EMAIL")
 
     @field_validator("cors_origins", "job_modules", mode="before")
     @classmethod
     def _split_csv(cls, value: object) -> object:
-        if isinstance(value, str) and not value.startswith("["):
+        if isinstance(value, str):
+            if value.strip().startswith("["):
+                return json.loads(value)
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 

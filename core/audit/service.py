@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
@@ -67,7 +67,7 @@ def list_entries(
     action: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[AuditLog]:
+) -> tuple[list[AuditLog], int]:
     actor.require("audit_logs", "read")
     statement: Select[Any] = select(AuditLog).where(AuditLog.tenant_id == actor.tenant_id)
     if entity_type:
@@ -76,5 +76,6 @@ def list_entries(
         statement = statement.where(AuditLog.entity_id == entity_id)
     if action:
         statement = statement.where(AuditLog.action == action)
+    total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
     statement = statement.order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit).offset(offset)
-    return list(session.scalars(statement))
+    return list(session.scalars(statement)), total

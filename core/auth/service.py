@@ -172,8 +172,11 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
         if exc.code == "REFRESH_TOKEN_REUSED" and exc.details and exc.details.get("tenantId"):
             tenant_id = UUID(exc.details["tenantId"])
             user_id = UUID(exc.details["userId"])
-            bind_tenant(session, tenant_id, user_id)
-            record_auth_event(session, tenant_id=tenant_id, user_id=user_id, action="refresh_token_reuse")
+            # Its own transaction: the caller's rolls back on the error we raise, the evidence must not.
+            with unit_of_work(tenant_id=tenant_id) as audit_session:
+                bind_tenant(audit_session, tenant_id, user_id)
+                record_auth_event(audit_session, tenant_id=tenant_id, user_id=user_id,
+                                  action="refresh_token_reuse")
             exc.details = None  # never echo ids to whoever holds the stolen token
         raise
     actor = load_actor(session, tenant_id=UUID(info.tenant_id), user_id=UUID(info.user_id), session_id=info.id)

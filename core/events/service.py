@@ -57,8 +57,8 @@ def emit(
     session.execute(
         text(
             "INSERT INTO procrastinate_jobs (queue_name, task_name, priority, queueing_lock, args)"
-            " VALUES ('default', :task, 0, :task, '{}'::jsonb) ON CONFLICT DO NOTHING"
+            " VALUES ('default', :task, 0, :lock, '{}'::jsonb) ON CONFLICT DO NOTHING"
         ),
-        {"task": DISPATCH_TASK},
+        {"task": DISPATCH_TASK, "lock": DISPATCH_TASK},
     )
     return event

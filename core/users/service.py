@@ -20,14 +20,20 @@ from core.users.schemas import TeamCreate, TeamUpdate, UserCreate, UserRead, Use
 from core.versioning import check_version
 
 
+def _values(user: User) -> dict:
+    """Read fields by attribute access (not `__dict__`), so columns a flush left unloaded or expired
+    (unset nullable columns, server defaults, `onupdate`) are loaded instead of missing."""
+    return {name: getattr(user, name) for name in UserRead.model_fields if name != "role"}
+
+
 def to_read(session: Session, user: User) -> UserRead:
     role_name = session.scalar(select(Role.name).where(Role.id == user.role_id))
-    return UserRead.model_validate({**user.__dict__, "role": role_name})
+    return UserRead.model_validate({**_values(user), "role": role_name})
 
 
 def to_reads(session: Session, users: list[User]) -> list[UserRead]:
     names = dict(session.execute(select(Role.id, Role.name).where(Role.id.in_({u.role_id for u in users}))).all())
-    return [UserRead.model_validate({**u.__dict__, "role": names.get(u.role_id)}) for u in users]
+    return [UserRead.model_validate({**_values(u), "role": names.get(u.role_id)}) for u in users]
 
 
 def get(session: Session, actor: Actor, user_id: UUID) -> User:

@@ -103,7 +103,8 @@ BEGIN
          cf_setting('app.request_id'), cf_setting('app.via')
   FROM (
     SELECT oj, nj,
-      (SELECT jsonb_object_agg(k, oj->k) FROM jsonb_object_keys(nj) k
+      (SELECT jsonb_object_agg(k, CASE WHEN k IN ('password_hash', 'key_hash') THEN '"***"'::jsonb ELSE oj->k END)
+         FROM jsonb_object_keys(nj) k
         WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_IGNORED})) AS old_changed,
       (SELECT jsonb_object_agg(k, CASE WHEN k IN ('password_hash', 'key_hash') THEN '"***"'::jsonb ELSE nj->k END)
          FROM jsonb_object_keys(nj) k

@@ -1,0 +1,304 @@
+"""The `clientforge` command: run everything (`up`), or one part (`api`, `ui`, `worker`), and operate it
+(`migrate`, `status`, `tenant create`, `user create`).
+
+Every expected failure is one line on stderr that says what to do, with exit status 1; no traceback.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from typer.core import TyperGroup
+
+from app.console import password_box
+from app.runtime import (
+    CliError,
+    database_error,
+    ensure_port_free,
+    one_line,
+    read_runtime,
+    redis_error,
+    services_for_command,
+)
+
+
+def _validation_message(exc: Any) -> str:
+    """A pydantic ValidationError as one line naming the CLI options."""
+    parts = []
+    for error in exc.errors():
+        field = "-".join(str(p) for p in error.get("loc", ()) if isinstance(p, str)).replace("_", "-")
+        parts.append(f"--{field}: {error.get('msg', 'invalid')}" if field else str(error.get("msg")))
+    return "invalid value " + "; ".join(parts)
+
+
+def _current_url(name: str) -> str:
+    from core.config import get_settings
+
+    return getattr(get_settings(), name) or "(embedded)"
+
+
+class CliGroup(TyperGroup):
+    """Turns expected failures from any subcommand into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: Any) -> Any:
+        import redis
+        from pydantic import ValidationError
+        from sqlalchemy.exc import OperationalError
+
+        from core.config import get_settings
+        from core.errors import DomainError
+
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        except Exception as exc:
+            if _is_cli_control(exc):  # usage errors, --help, typer.Exit: the framework handles them
+                raise
+            if isinstance(exc, CliError):
+                _fail(str(exc))
+            if isinstance(exc, DomainError):
+                _fail(exc.message)
+            if isinstance(exc, ValidationError):
+                _fail(_validation_message(exc))
+            if isinstance(exc, OperationalError):
+                _fail(str(database_error(_current_url("database_url"), exc)))
+            if isinstance(exc, redis.ConnectionError):
+                _fail(str(redis_error(_current_url("redis_url"), exc)))
+            if get_settings().log_level.upper() == "DEBUG":
+                raise
+            _fail(f"unexpected {type(exc).__name__}: {one_line(exc)} (this is a bug; rerun with "
+                  "CLIENTFORGE_LOG_LEVEL=DEBUG for the traceback and report it)")
+
+
+def _is_cli_control(exc: BaseException) -> bool:
+    # Typer vendors click in recent releases and uses click itself in older ones: accept both.
+    framework = type(exc).__module__.split(".")[0]
+    return isinstance(exc, typer.Exit | typer.Abort) or framework in ("click", "typer")
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo("error: " + " ".join(message.split()), err=True)
+    raise typer.Exit(1)
+
+
+cli = typer.Typer(
+    cls=CliGroup, name="clientforge", no_args_is_help=True, add_completion=False,
+    pretty_exceptions_enable=False, help=__doc__.split("\n\n")[0] if __doc__ else None,
+)
+tenant_cli = typer.Typer(no_args_is_help=True, help="Workspaces (tenants).")
+user_cli = typer.Typer(no_args_is_help=True, help="Users of a workspace.")
+cli.add_typer(tenant_cli, name="tenant")
+cli.add_typer(user_cli, name="user")
+app = cli  # the Typer application, for `typer.testing.CliRunner().invoke(app, [...])`
+
+
+def _require_schema_current() -> None:
+    from app.status import schema_revisions
+
+    current, heads = schema_revisions()
+    if current != heads:
+        now = ", ".join(sorted(current)) or "an empty database"
+        raise CliError(f"the database schema is not current ({now}; head is {', '.join(sorted(heads))}): "
+                       "run `clientforge migrate` first")
+
+
+# up / api / ui / worker --------------------------------------------------------------------------------
+
+
+@cli.command()
+def up(
+    api_port: Annotated[int | None, typer.Option("--api-port", help="API port [default: 8000]")] = None,
+    ui_port: Annotated[int | None, typer.Option("--ui-port", help="UI port [default: 8501]")] = None,
+    no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not load demo data on first run.")] = False,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where data, secrets and the embedded "
+                                                  "servers live [default: .clientforge]")] = None,
+    admin_email: Annotated[str | None, typer.Option("--admin-email", help="First admin's email on an empty "
+                                                    "database [default: admin@example.com]")] = None,
+) -> None:
+    """Run everything: PostgreSQL and Redis (embedded unless configured), migrations, API, UI and worker."""
+    from app.supervisor import run
+
+    raise typer.Exit(run(api_port=api_port, ui_port=ui_port, data_dir=data_dir, admin_email=admin_email,
+                         demo=not no_demo))
+
+
+@cli.command()
+def api(
+    host: Annotated[str | None, typer.Option("--host", help="Address [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option("--port", help="Port [default: 8000]")] = None,
+) -> None:
+    """Run the REST API alone (uvicorn, no reload)."""
+    from core.config import get_settings
+
+    settings = get_settings()
+    host = host or settings.api_host
+    port = port or settings.api_port
+    ensure_port_free(host, port, "--port")
+    with services_for_command(database=True, redis=True):
+        import uvicorn
+
+        uvicorn.run("api.main:app", host=host, port=port, reload=False)
+
+
+@cli.command()
+def ui(port: Annotated[int | None, typer.Option("--port", help="Port [default: 8501]")] = None) -> None:
+    """Run the Streamlit UI alone (headless, on 127.0.0.1)."""
+    import os
+
+    from app.supervisor import UI_ADDRESS, ui_command
+    from core.config import get_settings
+
+    settings = get_settings()
+    port = port or settings.ui_port
+    ensure_port_free(UI_ADDRESS, port, "--port")
+    env = dict(os.environ)
+    running = read_runtime(settings.data_path)
+    for key, name in (("database_url", "DATABASE_URL"), ("redis_url", "REDIS_URL")):
+        if running and running.get(key) and getattr(settings, key) is None:
+            env[name] = running[key]
+    process = subprocess.Popen(ui_command(port), env=env)
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:  # the child got the same Ctrl-C: let it finish
+        code = process.wait()
+    raise typer.Exit(code)
+
+
+@cli.command()
+def worker(
+    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Jobs run at once "
+                                                    "[default: CLIENTFORGE_WORKER_CONCURRENCY or 2]")] = None,
+) -> None:
+    """Run a job worker until SIGTERM / Ctrl-C."""
+    with services_for_command(database=True, redis=True):
+        try:
+            from core.jobs.queue import run_worker
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("core.jobs"):
+                raise CliError("the job worker is not in this build (core.jobs.queue is missing)") from None
+            raise
+        run_worker(concurrency=concurrency)
+
+
+# migrate / status --------------------------------------------------------------------------------------
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to head and refresh the runtime role and permissions (idempotent)."""
+    from app.status import schema_revisions
+    from core.database_admin import migrate as run_migrations
+
+    with services_for_command(database=True):
+        run_migrations()
+        current, _ = schema_revisions()
+        typer.echo(f"Database schema is at head ({', '.join(sorted(current))}).")
+
+
+@cli.command()
+def status(
+    api_port: Annotated[int | None, typer.Option("--api-port", help="API port to probe [default: the running "
+                                                 "`up`'s, else 8000]")] = None,
+) -> None:
+    """Report PostgreSQL, migrations, Redis, tenants, API and worker; exit 1 if PostgreSQL or Redis is down.
+    """
+    from app.status import collect
+
+    report = collect(api_port)
+    typer.echo(report.render())
+    for error in report.errors:
+        typer.echo("error: " + " ".join(error.split()), err=True)
+    if not report.healthy:
+        raise typer.Exit(1)
+
+
+# tenant / user -----------------------------------------------------------------------------------------
+
+
+@tenant_cli.command("create")
+def tenant_create(
+    name: Annotated[str, typer.Option("--name", help="Company name.")],
+    slug: Annotated[str, typer.Option("--slug", help="Workspace id used at login (a-z, 0-9, -).")],
+    admin_email: Annotated[str, typer.Option("--admin-email", help="The first admin's email.")],
+    plan: Annotated[str, typer.Option("--plan", help="starter|professional|business|enterprise")] = "starter",
+    max_users: Annotated[int | None, typer.Option("--max-users", help="[default: by plan]")] = None,
+    admin_first_name: Annotated[str, typer.Option("--admin-first-name")] = "Admin",
+    admin_last_name: Annotated[str, typer.Option("--admin-last-name")] = "User",
+    admin_password: Annotated[str | None, typer.Option("--admin-password", help="Omit to generate one "
+                                                       "(printed once).")] = None,
+) -> None:
+    """Create a workspace with its system roles and first admin."""
+    from core.db import unit_of_work
+    from core.tenants import service as tenants
+    from core.tenants.schemas import TenantCreate
+
+    data = TenantCreate(name=name, slug=slug, plan=plan, max_users=max_users, admin_email=admin_email,  # type: ignore[arg-type]
+                        admin_first_name=admin_first_name, admin_last_name=admin_last_name,
+                        admin_password=admin_password)
+    with services_for_command(database=True):
+        _require_schema_current()
+        with unit_of_work() as session:
+            created = tenants.create(session, data)
+            summary = (f"Created workspace '{created.tenant.name}' (slug {created.tenant.slug}, plan "
+                       f"{created.tenant.plan}, up to {created.tenant.max_users} users) with admin "
+                       f"{created.admin.email}.")
+            generated = created.admin_password
+    typer.echo(summary)
+    if generated:
+        typer.echo(password_box(workspace=data.slug, email=data.admin_email, password=generated,
+                                what="Admin sign-in"))
+
+
+@user_cli.command("create")
+def user_create(
+    tenant: Annotated[str, typer.Option("--tenant", help="Workspace slug.")],
+    email: Annotated[str, typer.Option("--email")],
+    first_name: Annotated[str, typer.Option("--first-name")],
+    last_name: Annotated[str, typer.Option("--last-name")],
+    role: Annotated[str, typer.Option("--role", help="Workspace role: admin, manager, rep...")] = "rep",
+    team: Annotated[str | None, typer.Option("--team", help="Team name or id.")] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Omit to generate one.")] = None,
+) -> None:
+    """Add a user to a workspace."""
+    from core.actor import Actor
+    from core.db import bind_actor, unit_of_work
+    from core.tenants import service as tenants
+    from core.users import service as users
+    from core.users.schemas import UserCreate
+
+    with services_for_command(database=True):
+        _require_schema_current()
+        with unit_of_work() as session:
+            found = tenants.lookup_slug(session, tenant.strip().lower())
+            if found is None:
+                raise CliError(f"no workspace with slug '{tenant}': check --tenant, or create it with "
+                               "`clientforge tenant create`")
+            actor = Actor.system(found[0])
+            bind_actor(session, actor)
+            team_id = None
+            if team is not None:
+                matches = [t.id for t in users.list_teams(session, actor) if team in (t.name, str(t.id))]
+                if not matches:
+                    raise CliError(f"no team '{team}' in workspace '{tenant}': check --team")
+                team_id = matches[0]
+            user, generated = users.create(session, actor, UserCreate(
+                email=email, first_name=first_name, last_name=last_name, role=role, team_id=team_id,
+                password=password))
+            summary = f"Created user {user.email} ({role}) in workspace '{tenant}'."
+            user_email = user.email
+    typer.echo(summary)
+    if generated:
+        typer.echo(password_box(workspace=tenant, email=user_email, password=generated, what="User sign-in"))
+
+
+def main() -> None:
+    """Console-script entry point (`clientforge`)."""
+    cli(prog_name="clientforge")
+
+
+if __name__ == "__main__":
+    main()

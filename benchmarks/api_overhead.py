@@ -1,0 +1,93 @@
+"""What authentication and tenancy cost per request.
+
+Runs one uvicorn server and measures, in the same run and at the same concurrency (32 connections, wrk),
+`GET /health` (no auth, no database) and an authenticated `GET /api/v1/auth/me` (JWT check, session lookup in
+Redis, actor from PostgreSQL under row-level security, the user read). Prints p50/p95/p99 and requests/s of
+both, the same at a single connection (where the per-request cost is not hidden by queueing), and the
+difference at p50 against the target of 2 ms.
+
+    .venv/bin/python benchmarks/api_overhead.py [--seconds 10] [--connections 32]
+
+Rate limiting is switched off for the run (a benchmark would exhaust any plan's per-minute budget).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._services import api_server, services  # noqa: E402
+
+LUA = """
+local auth = os.getenv("CF_TOKEN")
+if auth and auth ~= "" then wrk.headers["Authorization"] = "Bearer " .. auth end
+done = function(summary, latency, requests)
+  io.write(string.format('{"p50": %f, "p95": %f, "p99": %f, "rps": %f, "requests": %d, "errors": %d, "non2xx": %d}\\n',
+    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
+    summary.requests / (summary.duration / 1e6), summary.requests,
+    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    summary.errors.status))
+end
+"""
+
+
+def wrk(url: str, token: str | None, seconds: int, connections: int) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
+        fh.write(LUA)
+    env = {"CF_TOKEN": token or "", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", fh.name, url],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is required: apt-get install wrk")
+
+    with services() as env:
+        from tests.factories import PASSWORD, create_tenant
+
+        world = create_tenant(plan="enterprise")
+        with api_server(env, {"CLIENTFORGE_RATE_LIMITS": "false"}) as base:
+            login = httpx.post(f"{base}/api/v1/auth/login",
+                               json={"email": world.admin_email, "password": PASSWORD, "tenant": world.slug})
+            login.raise_for_status()
+            token = login.json()["data"]["accessToken"]
+            assert httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+            rows = []
+            for conns in (args.connections, 1):
+                wrk(f"{base}/health", None, 2, conns)  # warm-up
+                health = wrk(f"{base}/health", None, args.seconds, conns)
+                me = wrk(f"{base}/api/v1/auth/me", token, args.seconds, conns)
+                rows.append((conns, health, me))
+
+    print(f"\nAPI overhead of authentication + tenancy ({args.seconds}s per run, one uvicorn worker)")
+    print(f"{'connections':>11} {'endpoint':<16} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>9} {'errors':>7}")
+    for conns, health, me in rows:
+        for name, r in (("/health", health), ("/auth/me", me)):
+            print(f"{conns:>11} {name:<16} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>9.0f} "
+                  f"{r['errors'] + r['non2xx']:>7}")
+        delta = me["p50"] - health["p50"]
+        per_request = 1000 / me["rps"] - 1000 / health["rps"]
+        print(f"{conns:>11} {'difference':<16} {delta:>8.2f} ms at p50; service time per request "
+              f"+{per_request:.2f} ms; throughput ratio {me['rps'] / health['rps']:.2f}")
+    single = rows[-1]
+    verdict = "met" if single[2]["p50"] - single[1]["p50"] <= 2 else "NOT met"
+    print(f"target (auth + tenancy add <= 2 ms at p50, single connection): {verdict}")
+
+
+if __name__ == "__main__":
+    main()

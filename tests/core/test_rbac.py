@@ -1,0 +1,212 @@
+"""Roles and permissions: the system roles every tenant gets, custom roles, the permission check every
+service makes, and record scope (own/team/all) applied by `actor.readable`."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select, text
+
+from core.actor import Actor
+from core.auth import service as auth
+from core.auth.models import ApiKey
+from core.db import owner_engine, unit_of_work
+from core.errors import Conflict, PermissionDenied, ValidationFailed
+from core.ids import new_id
+from core.jobs.models import Job
+from core.rbac import service as rbac
+from core.rbac.catalog import ALL_PERMISSIONS, SYSTEM_ROLES
+from core.rbac.models import Role
+from core.rbac.schemas import RoleCreate, RoleUpdate
+from core.users import service as users
+from core.users.models import User
+from core.users.schemas import TeamCreate, UserCreate, UserUpdate
+from tests.factories import PASSWORD
+
+
+def grants(world) -> dict[str, tuple[str, bool, set[str]]]:
+    """Every role of the tenant as stored: name -> (record scope, system?, permissions)."""
+    admin = world.admin
+    with unit_of_work(admin) as session:
+        return {r.name: (r.record_scope, r.is_system_role, set(rbac.role_permissions(session, r.id)))
+                for r in rbac.list_roles(session, admin)}
+
+
+def test_every_tenant_gets_the_five_system_roles_with_sensible_grants(make_tenant):
+    first, second = make_tenant(), make_tenant()
+    roles = grants(first)
+    assert set(roles) == {"admin", "manager", "rep", "analyst", "read_only"}
+    assert {name: (scope, system) for name, (scope, system, _) in roles.items()} == {
+        "admin": ("all", True), "manager": ("team", True), "rep": ("own", True), "analyst": ("all", True),
+        "read_only": ("all", True)}
+    for name, (_, _, perms) in roles.items():
+        assert perms == set(SYSTEM_ROLES[name][2]), name
+    with unit_of_work() as session:
+        catalogue = set(auth.permission_catalogue(session))
+    assert catalogue == set(ALL_PERMISSIONS)
+    assert roles["admin"][2] == catalogue
+
+    rep, manager, analyst, read_only = (roles[n][2] for n in ("rep", "manager", "analyst", "read_only"))
+    assert {"contacts:read", "contacts:create", "deals:update", "tasks:delete"} <= rep
+    assert not {"users:manage", "roles:manage", "api_keys:manage", "settings:manage", "contacts:delete"} & rep
+    assert {"contacts:delete", "deals:delete", "reports:create", "forecasts:manage"} <= manager
+    assert not {"users:manage", "roles:manage", "api_keys:manage", "settings:manage"} & manager
+    assert {"warehouse:read", "reports:create", "deals:export"} <= analyst
+    assert not {"contacts:create", "deals:update", "users:manage"} & analyst
+    assert {"contacts:read", "deals:read", "reports:read"} <= read_only
+    assert not {p for p in read_only if not p.endswith(":read")}
+    assert "contacts:create" not in read_only
+    # Each tenant has its own copy of the roles (ids differ, grants agree).
+    assert grants(second) == roles
+    with unit_of_work(first.admin) as session:
+        ids_first = {r.id for r in rbac.list_roles(session, first.admin)}
+    with unit_of_work(second.admin) as session:
+        ids_second = {r.id for r in rbac.list_roles(session, second.admin)}
+    assert not ids_first & ids_second
+
+    rep_actor = first.actor(first.add_user("rep"))
+    assert rep_actor.permissions == rep and rep_actor.scope == "own" and rep_actor.role == "rep"
+
+
+def test_actor_require_names_the_missing_permission_and_services_enforce_it(tenant):
+    rep = tenant.actor(tenant.add_user("rep"))
+    rep.require("contacts", "create")
+    assert rep.can("contacts", "read") and not rep.can("users", "manage")
+    with pytest.raises(PermissionDenied) as raised:
+        rep.require("users", "manage")
+    err = raised.value
+    assert (err.code, err.status) == ("FORBIDDEN", 403)
+    assert "manage" in err.message and "users" in err.message
+    assert err.details == {"required": "users:manage", "role": "rep"}
+
+    with pytest.raises(PermissionDenied, match="manage on users"), unit_of_work(rep) as session:
+        users.create(session, rep, UserCreate(email=f"sneaky@{tenant.slug}.example.com", first_name="S",
+                                              last_name="N", password=PASSWORD, role="admin"))
+    with pytest.raises(PermissionDenied, match="manage on roles"), unit_of_work(rep) as session:
+        rbac.create(session, rep, RoleCreate(name="god", permissions=list(ALL_PERMISSIONS)))
+    with pytest.raises(PermissionDenied, match="manage on api_keys"), unit_of_work(rep) as session:
+        auth.create_api_key(session, rep, name="k", permissions=["contacts:read"])
+    with owner_engine().connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM roles WHERE tenant_id = :t"),
+                            {"t": tenant.tenant_id}).scalar_one() == 5
+    system = Actor.system(tenant.tenant_id)
+    assert system.kind == "system" and set(system.permissions) == set(ALL_PERMISSIONS)
+
+
+def test_admin_creates_a_custom_role_with_permissions_and_scope(tenant):
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        role = rbac.create(session, admin, RoleCreate(
+            name="sdr", description="Books meetings", record_scope="team",
+            permissions=["contacts:read", "contacts:create", "activities:create", "contacts:read"]))
+        read = rbac.to_read(session, role)
+    assert read.name == "sdr" and read.record_scope == "team" and not read.is_system_role
+    assert read.permissions == ["activities:create", "contacts:create", "contacts:read"]
+
+    with unit_of_work(admin) as session:
+        team = users.create_team(session, admin, TeamCreate(name="Outbound"))
+    sdr = tenant.actor(tenant.add_user("sdr", team_id=team.id))
+    assert sdr.role == "sdr" and sdr.scope == "team" and sdr.team_id == team.id
+    assert sdr.permissions == {"activities:create", "contacts:create", "contacts:read"}
+
+    with pytest.raises(ValidationFailed) as raised, unit_of_work(admin) as session:
+        rbac.create(session, admin, RoleCreate(name="wizard", permissions=["contacts:read", "spells:cast"]))
+    assert "spells:cast" in raised.value.message
+    with pytest.raises(Conflict, match="already exists"), unit_of_work(admin) as session:
+        rbac.create(session, admin, RoleCreate(name="sdr", permissions=["contacts:read"]))
+    with pytest.raises(ValidationFailed), unit_of_work(admin) as session:
+        rbac.update(session, admin, role.id, RoleUpdate(permissions=["contacts:fly"]))
+    assert set(grants(tenant)) == {"admin", "manager", "rep", "analyst", "read_only", "sdr"}
+    assert grants(tenant)["sdr"][2] == {"activities:create", "contacts:create", "contacts:read"}
+
+    with unit_of_work(admin) as session:
+        rbac.update(session, admin, role.id, RoleUpdate(record_scope="own", permissions=["contacts:read"]))
+    sdr = tenant.actor(sdr.user_id)
+    assert sdr.scope == "own" and sdr.permissions == {"contacts:read"}
+
+
+def test_system_roles_cannot_be_changed_or_deleted(tenant):
+    admin = tenant.admin
+    before = grants(tenant)
+    with unit_of_work(admin) as session:
+        system_roles = {r.name: r.id for r in rbac.list_roles(session, admin)}
+    for role_id in system_roles.values():
+        with pytest.raises(Conflict, match="cannot be changed"), unit_of_work(admin) as session:
+            rbac.update(session, admin, role_id, RoleUpdate(permissions=list(ALL_PERMISSIONS)))
+        with pytest.raises(Conflict, match="cannot be deleted"), unit_of_work(admin) as session:
+            rbac.delete_role(session, admin, role_id)
+    assert grants(tenant) == before
+
+
+def test_a_role_in_use_cannot_be_deleted_until_its_users_move(tenant):
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        role = rbac.create(session, admin, RoleCreate(name="partner", permissions=["contacts:read"]))
+    member = tenant.add_user("partner")
+    with pytest.raises(Conflict) as raised, unit_of_work(admin) as session:
+        rbac.delete_role(session, admin, role.id)
+    assert "assigned to 1 user" in raised.value.message and "reassign" in raised.value.message
+    assert "partner" in grants(tenant)
+
+    with unit_of_work(admin) as session:
+        users.update(session, admin, member, UserUpdate(role="read_only"))
+    with unit_of_work(admin) as session:
+        rbac.delete_role(session, admin, role.id)
+    assert "partner" not in grants(tenant)
+    with unit_of_work(admin) as session:
+        assert session.scalar(select(Role).where(Role.id == role.id)) is None
+        assert session.scalar(select(User.role_id).where(User.id == member)) != role.id
+
+
+def test_record_scope_own_team_and_all_decide_which_records_an_actor_reads(tenant):
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        east = users.create_team(session, admin, TeamCreate(name="East"))
+        west = users.create_team(session, admin, TeamCreate(name="West"))
+    people = {
+        "rep_east_1": tenant.add_user("rep", team_id=east.id),
+        "rep_east_2": tenant.add_user("rep", team_id=east.id),
+        "rep_west": tenant.add_user("rep", team_id=west.id),
+        "manager_east": tenant.add_user("manager", team_id=east.id),
+        "manager_no_team": tenant.add_user("manager"),
+        "analyst": tenant.add_user("analyst"),
+        "admin": tenant.admin_id,
+    }
+    job_of: dict[str, object] = {}
+    with unit_of_work(admin) as session:
+        for who, user_id in people.items():
+            job = Job(id=new_id(), tenant_id=tenant.tenant_id, kind=f"report-{who}", created_by=user_id)
+            session.add(job)
+            job_of[who] = job.id
+
+    def visible(who: str) -> set[str]:
+        actor = tenant.actor(people[who])
+        with unit_of_work(actor) as session:
+            found = set(session.scalars(actor.readable(Job).with_only_columns(Job.id)))
+        return {name for name, job_id in job_of.items() if job_id in found}
+
+    everyone = set(people)
+    assert visible("rep_east_1") == {"rep_east_1"}
+    assert visible("rep_west") == {"rep_west"}
+    assert visible("manager_east") == {"rep_east_1", "rep_east_2", "manager_east"}
+    assert visible("manager_no_team") == {"manager_no_team"}  # team scope without a team narrows to own
+    assert visible("analyst") == everyone
+    assert visible("admin") == everyone
+
+    # API keys are owned by their user; the same scope rules apply.
+    keys = {}
+    with unit_of_work(admin) as session:
+        for who in ("rep_east_2", "admin"):
+            key = ApiKey(id=new_id(), tenant_id=tenant.tenant_id, name=who, prefix=new_id().hex[:12],
+                         key_hash="0" * 64, user_id=people[who], permissions=["contacts:read"])
+            session.add(key)
+            keys[who] = key.id
+
+    def visible_keys(who: str) -> set:
+        actor = tenant.actor(people[who])
+        with unit_of_work(actor) as session:
+            return set(session.scalars(actor.readable(ApiKey).with_only_columns(ApiKey.id)))
+
+    assert visible_keys("manager_east") == {keys["rep_east_2"]}
+    assert visible_keys("rep_east_1") == set()
+    assert visible_keys("rep_east_2") == {keys["rep_east_2"]}
+    assert visible_keys("admin") == set(keys.values())

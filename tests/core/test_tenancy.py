@@ -1,0 +1,210 @@
+"""Tenancy is enforced twice: PostgreSQL row-level security for the app role, and the service filter
+(`actor.readable`) on its own. Plan limits live here too: they are per tenant."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from core.auth import service as auth
+from core.config import APP_DB_ROLE
+from core.db import Base, app_engine, owner_engine, unit_of_work
+from core.errors import NotFound, PlanLimitReached
+from core.events import service as events
+from core.ids import new_id
+from core.jobs.models import Job
+from core.models import tenant_tables
+from core.users import service as users
+from core.users.schemas import TeamCreate, UserCreate
+from tests.factories import PASSWORD, TenantWorld
+
+
+def _tenant_column(table: str) -> str:
+    return "id" if table == "tenants" else "tenant_id"
+
+
+def _owner_counts(tenant_id) -> dict[str, int]:
+    """Rows per tenant table for one tenant, counted on the owner connection (RLS does not apply)."""
+    with owner_engine().connect() as conn:
+        return {
+            table: conn.execute(
+                text(f"SELECT count(*) FROM {table} WHERE {_tenant_column(table)} = :t"), {"t": tenant_id}
+            ).scalar_one()
+            for table in tenant_tables()
+        }
+
+
+def _owner_fingerprint(table: str, tenant_id) -> list[str]:
+    """Every row of one tenant in one table, as text, to prove nothing changed."""
+    with owner_engine().connect() as conn:
+        return sorted(conn.execute(
+            text(f"SELECT x::text FROM {table} x WHERE {_tenant_column(table)} = :t"), {"t": tenant_id}
+        ).scalars())
+
+
+def _populate(world: TenantWorld) -> None:
+    """Give the tenant at least one row in every tenant-owned table, through the services."""
+    admin = world.admin
+    with unit_of_work(admin) as session:
+        users.create_team(session, admin, TeamCreate(name="Field sales"))
+        auth.create_api_key(session, admin, name="sync", permissions=["contacts:read"])
+        session.add(Job(id=new_id(), tenant_id=world.tenant_id, kind="import", created_by=world.admin_id))
+        events.emit(session, admin, "team.created", entity_type="teams")
+
+
+def test_every_tenant_table_has_row_level_security_enabled_forced_and_a_policy():
+    tables = tenant_tables()
+    mapped = {m.class_.__tablename__ for m in Base.registry.mappers}
+    assert {"tenants", "users", "teams", "roles", "role_permissions", "api_keys", "audit_logs", "events",
+            "jobs"} <= set(tables) <= mapped
+    with owner_engine().connect() as conn:
+        rows = conn.execute(text(
+            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+            "       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies"
+            "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY(:t)"), {"t": tables}).all()
+    found = {r.relname: r for r in rows}
+    assert set(found) == set(tables)
+    for table in tables:
+        assert found[table].relrowsecurity, f"{table}: RLS not enabled"
+        assert found[table].relforcerowsecurity, f"{table}: RLS not forced"
+        assert found[table].policies >= 1, f"{table}: no policy"
+
+
+def test_app_role_is_not_superuser_owns_nothing_and_cannot_bypass_rls():
+    with owner_engine().connect() as conn:
+        role = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"),
+                            {"r": APP_DB_ROLE}).one()
+        owned = conn.execute(text(
+            "SELECT c.relname FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner"
+            " WHERE o.rolname = :r AND c.relkind IN ('r', 'p', 'v', 'm', 'S')"),
+            {"r": APP_DB_ROLE}).scalars().all()
+        owner_is_superuser = conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
+        assert owner_is_superuser.scalar_one()  # the owner engine is the one that RLS does not stop
+    assert role.rolsuper is False
+    assert role.rolbypassrls is False
+    assert owned == []
+    with app_engine().connect() as conn:
+        assert conn.execute(text("SELECT current_user")).scalar_one() == APP_DB_ROLE
+
+
+def test_app_role_cannot_read_update_or_delete_another_tenants_rows(make_tenant):
+    a, b = make_tenant(), make_tenant()
+    _populate(a)
+    _populate(b)
+    before_counts = _owner_counts(b.tenant_id)
+    assert all(before_counts[t] > 0 for t in tenant_tables()), before_counts
+    before = {t: _owner_fingerprint(t, b.tenant_id) for t in tenant_tables()}
+
+    for table in tenant_tables():
+        col = _tenant_column(table)
+        with unit_of_work(tenant_id=a.tenant_id) as session:
+            own = session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            assert own > 0, f"{table}: tenant A sees none of its own rows"
+            assert session.execute(text(f"SELECT count(*) FROM {table} WHERE {col} <> :a"),
+                                   {"a": a.tenant_id}).scalar_one() == 0
+            assert session.execute(text(f"SELECT count(*) FROM {table} WHERE {col} = :b"),
+                                   {"b": b.tenant_id}).scalar_one() == 0
+            if table == "audit_logs":
+                continue  # append-only: UPDATE and DELETE are refused outright (test_audit)
+            updated = session.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {col} = :b"),
+                                      {"b": b.tenant_id})
+            assert updated.rowcount == 0, f"{table}: updated another tenant's rows"
+            deleted = session.execute(text(f"DELETE FROM {table} WHERE {col} = :b"), {"b": b.tenant_id})
+            assert deleted.rowcount == 0, f"{table}: deleted another tenant's rows"
+        # A's own rows are reachable through the same path (the statements above are not vacuous).
+        with unit_of_work(tenant_id=a.tenant_id) as session:
+            if table not in ("audit_logs", "tenants"):
+                touched = session.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {col} = :a"),
+                                          {"a": a.tenant_id})
+                assert touched.rowcount > 0
+            session.rollback()
+
+    assert _owner_counts(b.tenant_id) == before_counts
+    assert {t: _owner_fingerprint(t, b.tenant_id) for t in tenant_tables()} == before
+
+
+INSERTS = {
+    "teams": "INSERT INTO teams (id, tenant_id, name) VALUES (:id, :b, 'intruders')",
+    "jobs": "INSERT INTO jobs (id, tenant_id, kind) VALUES (:id, :b, 'exfiltrate')",
+    "events": "INSERT INTO events (id, tenant_id, type) VALUES (:id, :b, 'forged')",
+    "audit_logs": "INSERT INTO audit_logs (id, tenant_id, entity_type, action)"
+                  " VALUES (:id, :b, 'x', 'forged')",
+    "roles": "INSERT INTO roles (id, tenant_id, name) VALUES (:id, :b, 'superpowers')",
+    "tenants": "INSERT INTO tenants (id, name, slug, plan, max_users, max_storage_gb)"
+               " VALUES (:b, 'clone', 'clone-' || left(:id, 8), 'starter', 5, 10)",
+}
+
+
+@pytest.mark.parametrize("table", sorted(INSERTS))
+def test_app_role_cannot_insert_a_row_for_another_tenant(make_tenant, table):
+    a, b = make_tenant(), make_tenant()
+    before = _owner_counts(b.tenant_id)
+    with pytest.raises(DBAPIError) as raised, unit_of_work(tenant_id=a.tenant_id) as session:
+        session.execute(text(INSERTS[table]), {"id": str(new_id()), "b": b.tenant_id})
+    assert "row-level security" in str(raised.value)
+    assert _owner_counts(b.tenant_id) == before
+
+
+def test_with_no_tenant_set_every_tenant_table_reads_empty(tenant):
+    _populate(tenant)
+    with unit_of_work() as session:
+        for table in tenant_tables():
+            assert session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
+    # A bare app-role connection that never set app.tenant_id fails closed as well.
+    with app_engine().connect() as conn:
+        assert conn.execute(text("SELECT current_setting('app.tenant_id', true)")).scalar() in (None, "")
+        for table in tenant_tables():
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one() == 0, table
+
+
+def test_service_filter_alone_keeps_tenants_apart_on_an_owner_connection(make_tenant):
+    a, b = make_tenant(), make_tenant()
+    _populate(a)
+    _populate(b)
+    actor = a.admin
+    models = [m.class_ for m in Base.registry.mappers if getattr(m.class_, "__tenant_owned__", False)]
+    assert {m.__tablename__ for m in models} == set(tenant_tables()) - {"tenants"}
+    with Session(owner_engine()) as session:
+        for model in models:
+            table = model.__tablename__
+            # No RLS here: the owner sees both tenants, so only the service filter stands between them.
+            seen_raw = set(session.execute(text(f"SELECT DISTINCT tenant_id FROM {table}")).scalars())
+            assert {a.tenant_id, b.tenant_id} <= seen_raw, table
+            rows = session.scalars(actor.readable(model)).all()
+            assert rows, f"{table}: the service filter hides the actor's own rows"
+            assert {r.tenant_id for r in rows} == {a.tenant_id}, table
+        assert users.list_users(session, actor)[1] == 1
+        foreign = session.scalar(text("SELECT id FROM users WHERE tenant_id = :b"), {"b": b.tenant_id})
+        with pytest.raises(NotFound, match="User not found"):
+            users.get(session, actor, foreign)
+        session.rollback()
+
+
+def test_plan_limit_refuses_a_user_beyond_the_plan_and_deactivation_frees_a_seat(make_tenant):
+    world = make_tenant(plan="starter", max_users=2)
+    second = world.add_user("rep")  # the admin is the first seat
+    admin = world.admin
+
+    def new_user(email: str) -> UserCreate:
+        return UserCreate(email=email, first_name="Extra", last_name="Seat", password=PASSWORD, role="rep")
+
+    with pytest.raises(PlanLimitReached) as raised, unit_of_work(admin) as session:
+        users.create(session, admin, new_user(f"third@{world.slug}.example.com"))
+    err = raised.value
+    assert err.code == "PLAN_LIMIT_REACHED"
+    assert "starter plan allows 2 active users" in err.message
+    assert "deactivate a user or upgrade" in err.message
+    assert err.details == {"maxUsers": 2, "activeUsers": 2}
+    with unit_of_work(admin) as session:
+        assert users.list_users(session, admin)[1] == 2  # nothing half-created
+
+    with unit_of_work(admin) as session:
+        users.deactivate(session, admin, second)
+    with unit_of_work(admin) as session:
+        user, _ = users.create(session, admin, new_user(f"third@{world.slug}.example.com"))
+        assert user.is_active
+    with pytest.raises(PlanLimitReached), unit_of_work(admin) as session:
+        users.create(session, admin, new_user(f"fourth@{world.slug}.example.com"))
