@@ -70,8 +70,14 @@ def paged(items: list[Any], *, page: int, limit: int, total: int) -> dict[str, A
     return {
         "success": True,
         "data": items,
-        "pagination": {"page": page, "limit": limit, "total": total, "totalPages": pages,
-                       "hasNext": page < pages, "hasPrev": page > 1},
+        "pagination": {
+            "page": page,
+            "limit": limit,
+            "total": total,
+            "totalPages": pages,
+            "hasNext": page < pages,
+            "hasPrev": page > 1,
+        },
         "meta": meta(),
     }
 
@@ -82,6 +88,13 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI declarations of the error envelope for a route."""
-    descriptions = {400: "Invalid input", 401: "Not authenticated", 403: "Not allowed", 404: "Not found",
-                    409: "Conflict", 413: "Body too large", 429: "Rate limited"}
+    descriptions = {
+        400: "Invalid input",
+        401: "Not authenticated",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Conflict",
+        413: "Body too large",
+        429: "Rate limited",
+    }
     return {s: {"model": ErrorEnvelope, "description": descriptions.get(s, "Error")} for s in statuses}

@@ -19,9 +19,18 @@ log = structlog.get_logger("clientforge.api")
 
 INTERNAL_ERROR_MESSAGE = "Something went wrong on our side; the request id identifies it in our logs"
 
-_HTTP_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
-               405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 409: "CONFLICT", 413: "PAYLOAD_TOO_LARGE",
-               415: "UNSUPPORTED_MEDIA_TYPE", 429: "RATE_LIMIT_EXCEEDED"}
+_HTTP_CODES = {
+    400: "BAD_REQUEST",
+    401: "UNAUTHENTICATED",
+    403: "FORBIDDEN",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    406: "NOT_ACCEPTABLE",
+    409: "CONFLICT",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    429: "RATE_LIMIT_EXCEEDED",
+}
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -46,12 +55,16 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         headers = {}
         if isinstance(exc, RateLimited):
-            headers = {"Retry-After": str(exc.retry_after), "X-RateLimit-Limit": str(exc.limit),
-                       "X-RateLimit-Remaining": "0"}
+            headers = {
+                "Retry-After": str(exc.retry_after),
+                "X-RateLimit-Limit": str(exc.limit),
+                "X-RateLimit-Remaining": "0",
+            }
+            if exc.reset is not None:
+                headers["X-RateLimit-Reset"] = str(exc.reset)
         if exc.status == 401:
             headers["WWW-Authenticate"] = "Bearer"
-        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status,
-                            headers=headers)
+        return JSONResponse(error_body(exc.code, exc.message, exc.details), status_code=exc.status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -68,14 +81,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StaleDataError)
     async def stale(request: Request, exc: StaleDataError) -> JSONResponse:
-        return JSONResponse(error_body("VERSION_CONFLICT", "This record was changed by someone else; reload it and "
-                                       "apply your change again"), status_code=409)
+        return JSONResponse(
+            error_body(
+                "VERSION_CONFLICT",
+                "This record was changed by someone else; reload it and apply your change again",
+            ),
+            status_code=409,
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity(request: Request, exc: IntegrityError) -> JSONResponse:
         log.warning("integrity_error", error=str(exc.orig).splitlines()[0] if exc.orig else "")
-        return JSONResponse(error_body("CONFLICT", "The change conflicts with existing data (a duplicate or a "
-                                       "missing related record)"), status_code=409)
+        return JSONResponse(
+            error_body(
+                "CONFLICT",
+                "The change conflicts with existing data (a duplicate or a missing related record)",
+            ),
+            status_code=409,
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

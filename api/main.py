@@ -54,18 +54,27 @@ def create_app() -> FastAPI:
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
         return get_swagger_ui_html(
-            openapi_url=f"{API_PREFIX}/openapi.json", title="ClientForge API",
+            openapi_url=f"{API_PREFIX}/openapi.json",
+            title="ClientForge API",
             swagger_js_url=f"{API_PREFIX}/docs-static/swagger-ui-bundle.js",
             swagger_css_url=f"{API_PREFIX}/docs-static/swagger-ui.css",
             swagger_favicon_url=f"{API_PREFIX}/docs-static/favicon-32x32.png",
         )
 
     app.add_middleware(
-        CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=True,
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_credentials=True,
         allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         allow_headers=["Authorization", "Content-Type", "X-API-Key", "X-Request-ID", "Idempotency-Key"],
-        expose_headers=["X-Request-ID", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
-                        "Retry-After", "Location"],
+        expose_headers=[
+            "X-Request-ID",
+            "X-RateLimit-Limit",
+            "X-RateLimit-Remaining",
+            "X-RateLimit-Reset",
+            "Retry-After",
+            "Location",
+        ],
     )
     app.add_middleware(PlatformMiddleware)
     return app

@@ -23,8 +23,10 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 log = structlog.get_logger("clientforge.api")
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; frame-ancestors 'none'"
+)
 
 
 class BodyTooLarge(HTTPException):
@@ -55,8 +57,14 @@ class PlatformMiddleware:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _REQUEST_ID.match(incoming) else f"req_{secrets.token_hex(8)}"
-        token = set_context(RequestContext(request_id=request_id, ip=_ip(scope.get("client")),
-                                           user_agent=headers.get("user-agent"), via="api"))
+        token = set_context(
+            RequestContext(
+                request_id=request_id,
+                ip=_ip(scope.get("client")),
+                user_agent=headers.get("user-agent"),
+                via="api",
+            )
+        )
         structlog.contextvars.bind_contextvars(request_id=request_id)
         https = scope.get("scheme") == "https" or headers.get("x-forwarded-proto") == "https"
         path = scope.get("path", "")
@@ -115,8 +123,14 @@ class PlatformMiddleware:
             if status >= 500:
                 metrics.ERRORS.labels(route_path).inc()
             if not path.startswith(("/health", "/metrics")):
-                log.info("request", method=scope["method"], path=path, route=route_path, status=status,
-                         ms=round(elapsed * 1000, 2))
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=path,
+                    route=route_path,
+                    status=status,
+                    ms=round(elapsed * 1000, 2),
+                )
             structlog.contextvars.unbind_contextvars("request_id")
             reset_context(token)
 
@@ -125,6 +139,14 @@ class PlatformMiddleware:
 
     async def _send_error(self, send: Any, status: int, code: str, message: str) -> None:
         body = json.dumps(error_body(code, message)).encode()
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -20,8 +20,11 @@ class Window:
     reset: int
 
     def headers(self) -> dict[str, str]:
-        return {"X-RateLimit-Limit": str(self.limit), "X-RateLimit-Remaining": str(max(self.remaining, 0)),
-                "X-RateLimit-Reset": str(self.reset)}
+        return {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(self.remaining, 0)),
+            "X-RateLimit-Reset": str(self.reset),
+        }
 
 
 @lru_cache
@@ -43,9 +46,13 @@ def _hit(item: RateLimitItem, *keys: str, what: str) -> Window:
     window = Window(item.amount, stats.remaining, int(stats.reset_time))
     if not allowed:
         retry = max(1, window.reset - int(time.time()))
-        raise RateLimited(f"Rate limit exceeded for {what}: {item.amount} requests per "
-                          f"{item.multiples} {item.GRANULARITY.name}(s). Retry in {retry} s.",
-                          retry_after=retry, limit=item.amount)
+        raise RateLimited(
+            f"Rate limit exceeded for {what}: {item.amount} requests per "
+            f"{item.multiples} {item.GRANULARITY.name}(s). Retry in {retry} s.",
+            retry_after=retry,
+            limit=item.amount,
+            reset=window.reset,
+        )
     return window
 
 
@@ -71,8 +78,12 @@ def check_login(ip: str) -> None:
     if not limiter.test(item, "login", ip):
         stats = limiter.get_window_stats(item, "login", ip)
         retry = max(1, int(stats.reset_time) - int(time.time()))
-        raise RateLimited(f"Too many failed logins from this address; retry in {retry} s.", retry_after=retry,
-                          limit=item.amount)
+        raise RateLimited(
+            f"Too many failed logins from this address; retry in {retry} s.",
+            retry_after=retry,
+            limit=item.amount,
+            reset=int(stats.reset_time),
+        )
 
 
 def record_failed_login(ip: str) -> None:

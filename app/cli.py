@@ -70,8 +70,10 @@ class CliGroup(TyperGroup):
                 _fail(str(redis_error(_current_url("redis_url"), exc)))
             if get_settings().log_level.upper() == "DEBUG":
                 raise
-            _fail(f"unexpected {type(exc).__name__}: {one_line(exc)} (this is a bug; rerun with "
-                  "CLIENTFORGE_LOG_LEVEL=DEBUG for the traceback and report it)")
+            _fail(
+                f"unexpected {type(exc).__name__}: {one_line(exc)} (this is a bug; rerun with "
+                "CLIENTFORGE_LOG_LEVEL=DEBUG for the traceback and report it)"
+            )
 
 
 def _is_cli_control(exc: BaseException) -> bool:
@@ -86,8 +88,12 @@ def _fail(message: str) -> NoReturn:
 
 
 cli = typer.Typer(
-    cls=CliGroup, name="clientforge", no_args_is_help=True, add_completion=False,
-    pretty_exceptions_enable=False, help=__doc__.split("\n\n")[0] if __doc__ else None,
+    cls=CliGroup,
+    name="clientforge",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help=__doc__.split("\n\n")[0] if __doc__ else None,
 )
 tenant_cli = typer.Typer(no_args_is_help=True, help="Workspaces (tenants).")
 user_cli = typer.Typer(no_args_is_help=True, help="Users of a workspace.")
@@ -102,8 +108,10 @@ def _require_schema_current() -> None:
     current, heads = schema_revisions()
     if current != heads:
         now = ", ".join(sorted(current)) or "an empty database"
-        raise CliError(f"the database schema is not current ({now}; head is {', '.join(sorted(heads))}): "
-                       "run `clientforge migrate` first")
+        raise CliError(
+            f"the database schema is not current ({now}; head is {', '.join(sorted(heads))}): "
+            "run `clientforge migrate` first"
+        )
 
 
 # up / api / ui / worker --------------------------------------------------------------------------------
@@ -114,16 +122,21 @@ def up(
     api_port: Annotated[int | None, typer.Option("--api-port", help="API port [default: 8000]")] = None,
     ui_port: Annotated[int | None, typer.Option("--ui-port", help="UI port [default: 8501]")] = None,
     no_demo: Annotated[bool, typer.Option("--no-demo", help="Do not load demo data on first run.")] = False,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where data, secrets and the embedded "
-                                                  "servers live [default: .clientforge]")] = None,
-    admin_email: Annotated[str | None, typer.Option("--admin-email", help="First admin's email on an empty "
-                                                    "database [default: admin@example.com]")] = None,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Where data, secrets and the embedded servers live [default: .clientforge]"),
+    ] = None,
+    admin_email: Annotated[
+        str | None,
+        typer.Option("--admin-email", help="First admin's email on an empty database [default: admin@example.com]"),
+    ] = None,
 ) -> None:
     """Run everything: PostgreSQL and Redis (embedded unless configured), migrations, API, UI and worker."""
     from app.supervisor import run
 
-    raise typer.Exit(run(api_port=api_port, ui_port=ui_port, data_dir=data_dir, admin_email=admin_email,
-                         demo=not no_demo))
+    raise typer.Exit(
+        run(api_port=api_port, ui_port=ui_port, data_dir=data_dir, admin_email=admin_email, demo=not no_demo)
+    )
 
 
 @cli.command()
@@ -170,8 +183,10 @@ def ui(port: Annotated[int | None, typer.Option("--port", help="Port [default: 8
 
 @cli.command()
 def worker(
-    concurrency: Annotated[int | None, typer.Option("--concurrency", min=1, help="Jobs run at once "
-                                                    "[default: CLIENTFORGE_WORKER_CONCURRENCY or 2]")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", min=1, help="Jobs run at once [default: CLIENTFORGE_WORKER_CONCURRENCY or 2]"),
+    ] = None,
 ) -> None:
     """Run a job worker until SIGTERM / Ctrl-C."""
     with services_for_command(database=True, redis=True):
@@ -201,11 +216,12 @@ def migrate() -> None:
 
 @cli.command()
 def status(
-    api_port: Annotated[int | None, typer.Option("--api-port", help="API port to probe [default: the running "
-                                                 "`up`'s, else 8000]")] = None,
+    api_port: Annotated[
+        int | None,
+        typer.Option("--api-port", help="API port to probe [default: the running `up`'s, else 8000]"),
+    ] = None,
 ) -> None:
-    """Report PostgreSQL, migrations, Redis, tenants, API and worker; exit 1 if PostgreSQL or Redis is down.
-    """
+    """Report PostgreSQL, migrations, Redis, tenants, API and worker; exit 1 if PostgreSQL or Redis is down."""
     from app.status import collect
 
     report = collect(api_port)
@@ -228,29 +244,38 @@ def tenant_create(
     max_users: Annotated[int | None, typer.Option("--max-users", help="[default: by plan]")] = None,
     admin_first_name: Annotated[str, typer.Option("--admin-first-name")] = "Admin",
     admin_last_name: Annotated[str, typer.Option("--admin-last-name")] = "User",
-    admin_password: Annotated[str | None, typer.Option("--admin-password", help="Omit to generate one "
-                                                       "(printed once).")] = None,
+    admin_password: Annotated[
+        str | None, typer.Option("--admin-password", help="Omit to generate one (printed once).")
+    ] = None,
 ) -> None:
     """Create a workspace with its system roles and first admin."""
     from core.db import unit_of_work
     from core.tenants import service as tenants
     from core.tenants.schemas import TenantCreate
 
-    data = TenantCreate(name=name, slug=slug, plan=plan, max_users=max_users, admin_email=admin_email,  # type: ignore[arg-type]
-                        admin_first_name=admin_first_name, admin_last_name=admin_last_name,
-                        admin_password=admin_password)
+    data = TenantCreate(
+        name=name,
+        slug=slug,
+        plan=plan,
+        max_users=max_users,
+        admin_email=admin_email,  # type: ignore[arg-type]
+        admin_first_name=admin_first_name,
+        admin_last_name=admin_last_name,
+        admin_password=admin_password,
+    )
     with services_for_command(database=True):
         _require_schema_current()
         with unit_of_work() as session:
             created = tenants.create(session, data)
-            summary = (f"Created workspace '{created.tenant.name}' (slug {created.tenant.slug}, plan "
-                       f"{created.tenant.plan}, up to {created.tenant.max_users} users) with admin "
-                       f"{created.admin.email}.")
+            summary = (
+                f"Created workspace '{created.tenant.name}' (slug {created.tenant.slug}, plan "
+                f"{created.tenant.plan}, up to {created.tenant.max_users} users) with admin "
+                f"{created.admin.email}."
+            )
             generated = created.admin_password
     typer.echo(summary)
     if generated:
-        typer.echo(password_box(workspace=data.slug, email=data.admin_email, password=generated,
-                                what="Admin sign-in"))
+        typer.echo(password_box(workspace=data.slug, email=data.admin_email, password=generated, what="Admin sign-in"))
 
 
 @user_cli.command("create")
@@ -275,8 +300,9 @@ def user_create(
         with unit_of_work() as session:
             found = tenants.lookup_slug(session, tenant.strip().lower())
             if found is None:
-                raise CliError(f"no workspace with slug '{tenant}': check --tenant, or create it with "
-                               "`clientforge tenant create`")
+                raise CliError(
+                    f"no workspace with slug '{tenant}': check --tenant, or create it with `clientforge tenant create`"
+                )
             actor = Actor.system(found[0])
             bind_actor(session, actor)
             team_id = None
@@ -285,9 +311,18 @@ def user_create(
                 if not matches:
                     raise CliError(f"no team '{team}' in workspace '{tenant}': check --team")
                 team_id = matches[0]
-            user, generated = users.create(session, actor, UserCreate(
-                email=email, first_name=first_name, last_name=last_name, role=role, team_id=team_id,
-                password=password))
+            user, generated = users.create(
+                session,
+                actor,
+                UserCreate(
+                    email=email,
+                    first_name=first_name,
+                    last_name=last_name,
+                    role=role,
+                    team_id=team_id,
+                    password=password,
+                ),
+            )
             summary = f"Created user {user.email} ({role}) in workspace '{tenant}'."
             user_email = user.email
     typer.echo(summary)

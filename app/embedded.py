@@ -51,8 +51,12 @@ def redis_client(socket_path: Path, timeout: float = 5) -> Any:
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 
-    return redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=timeout,
-                       socket_timeout=timeout, retry=Retry(NoBackoff(), 0))
+    return redis.Redis(
+        unix_socket_path=str(socket_path),
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+    )
 
 
 def _redis_answers(socket_path: Path) -> bool:

@@ -11,7 +11,9 @@ PAGES = Path(__file__).resolve().parent.parent / "pages"
 
 st.set_page_config(page_title="ClientForge", page_icon=":material/handshake:", layout="wide")
 
-page = st.navigation([
-    st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
-])
+page = st.navigation(
+    [
+        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
+    ]
+)
 page.run()

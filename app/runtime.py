@@ -34,8 +34,7 @@ class CliError(Exception):
 
 def masked_url(url: str) -> str:
     """The URL with its password replaced by ***, for messages; never fails, whatever the input."""
-    return re.sub(r"(?<=://)([^:/@?#]*):([^@/?#]*)@",
-                  lambda m: f"{m.group(1)}:***@" if m.group(2) else m.group(0), url)
+    return re.sub(r"(?<=://)([^:/@?#]*):([^@/?#]*)@", lambda m: f"{m.group(1)}:***@" if m.group(2) else m.group(0), url)
 
 
 def one_line(exc: BaseException, *, hide: str | None = None) -> str:
@@ -57,14 +56,18 @@ def _password_of(url: str) -> str | None:
 
 def database_error(url: str, exc: BaseException) -> CliError:
     reason = one_line(exc, hide=_password_of(url))
-    return CliError(f"cannot reach PostgreSQL at DATABASE_URL={masked_url(url)}: {reason}; "
-                    "fix DATABASE_URL or unset it to use the embedded server")
+    return CliError(
+        f"cannot reach PostgreSQL at DATABASE_URL={masked_url(url)}: {reason}; "
+        "fix DATABASE_URL or unset it to use the embedded server"
+    )
 
 
 def redis_error(url: str, exc: BaseException) -> CliError:
     reason = one_line(exc, hide=_password_of(url))
-    return CliError(f"cannot reach Redis at REDIS_URL={masked_url(url)}: {reason}; "
-                    "fix REDIS_URL or unset it to use the embedded server")
+    return CliError(
+        f"cannot reach Redis at REDIS_URL={masked_url(url)}: {reason}; "
+        "fix REDIS_URL or unset it to use the embedded server"
+    )
 
 
 def check_database(url: str, *, timeout: int = 5) -> str:
@@ -74,8 +77,7 @@ def check_database(url: str, *, timeout: int = 5) -> str:
     from core.db import to_psycopg_url
 
     try:
-        engine = create_engine(to_psycopg_url(url), poolclass=pool.NullPool,
-                               connect_args={"connect_timeout": timeout})
+        engine = create_engine(to_psycopg_url(url), poolclass=pool.NullPool, connect_args={"connect_timeout": timeout})
         try:
             with engine.connect() as conn:
                 return str(conn.execute(text("SHOW server_version")).scalar_one())
@@ -92,8 +94,9 @@ def check_redis(url: str, *, timeout: float = 5) -> str:
     from redis.retry import Retry
 
     try:
-        client = redis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout,
-                                      retry=Retry(NoBackoff(), 0))
+        client = redis.Redis.from_url(
+            url, socket_connect_timeout=timeout, socket_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
         try:
             client.ping()
             info: Any = client.info("server")
@@ -229,8 +232,10 @@ def connect_services(*, database: bool = True, redis: bool = False, adopt: bool 
                 try:
                     services.database_url = embedded.start_postgres()
                 except Exception as exc:
-                    raise CliError(f"cannot start the embedded PostgreSQL in {embedded.pgdata}: "
-                                   f"{one_line(exc)}; see its log there, or set DATABASE_URL") from None
+                    raise CliError(
+                        f"cannot start the embedded PostgreSQL in {embedded.pgdata}: "
+                        f"{one_line(exc)}; see its log there, or set DATABASE_URL"
+                    ) from None
                 services.embedded_database = True
                 services.started_here.append("postgres")
             services.database_version = check_database(services.database_url)
@@ -245,8 +250,10 @@ def connect_services(*, database: bool = True, redis: bool = False, adopt: bool 
                 try:
                     services.redis_url = embedded.start_redis(adopt=adopt)
                 except Exception as exc:
-                    raise CliError(f"cannot start the embedded Redis in {embedded.redis_socket.parent}: "
-                                   f"{one_line(exc)}; or set REDIS_URL") from None
+                    raise CliError(
+                        f"cannot start the embedded Redis in {embedded.redis_socket.parent}: "
+                        f"{one_line(exc)}; or set REDIS_URL"
+                    ) from None
                 services.embedded_redis = True
                 services.started_here.append("redis")
             services.redis_version = check_redis(services.redis_url)

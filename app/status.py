@@ -67,10 +67,13 @@ def _worker_heartbeats(stalled_after: float) -> tuple[int, float | None]:
     from core.db import owner_engine
 
     with owner_engine().connect() as conn:
-        row = conn.execute(text(
-            "SELECT count(*) FILTER (WHERE last_heartbeat > now() - make_interval(secs => :s)) AS fresh,"
-            " extract(epoch FROM now() - max(last_heartbeat)) AS age FROM procrastinate_workers"
-        ), {"s": stalled_after}).one()
+        row = conn.execute(
+            text(
+                "SELECT count(*) FILTER (WHERE last_heartbeat > now() - make_interval(secs => :s)) AS fresh,"
+                " extract(epoch FROM now() - max(last_heartbeat)) AS age FROM procrastinate_workers"
+            ),
+            {"s": stalled_after},
+        ).one()
     return int(row.fresh), (float(row.age) if row.age is not None else None)
 
 
@@ -101,19 +104,25 @@ def collect(api_port: int | None = None) -> Report:
     settings = get_settings()
     report = Report()
     running = read_runtime(settings.data_path)
-    report.add("data dir", None, f"{settings.data_path}" + (f" (clientforge up running, pid {running['pid']})"
-                                                             if running else ""))
+    report.add(
+        "data dir",
+        None,
+        f"{settings.data_path}" + (f" (clientforge up running, pid {running['pid']})" if running else ""),
+    )
     started: list[Services] = []
     # Report an embedded server that was never set up instead of creating one just to look at it.
-    fresh_database = settings.database_url is None and not running and \
-        not (settings.data_path / "pgdata" / "PG_VERSION").exists()
+    fresh_database = (
+        settings.database_url is None and not running and not (settings.data_path / "pgdata" / "PG_VERSION").exists()
+    )
     fresh_redis = settings.redis_url is None and not running and not settings.data_path.exists()
     try:
         database_ok = False
         try:
             if fresh_database:
-                raise CliError(f"no embedded database in {settings.data_path} yet: run `clientforge up` "
-                               "(or `clientforge migrate`), or set DATABASE_URL")
+                raise CliError(
+                    f"no embedded database in {settings.data_path} yet: run `clientforge up` "
+                    "(or `clientforge migrate`), or set DATABASE_URL"
+                )
             db = connect_services(database=True, redis=False)
             started.append(db)
             database_ok = True
@@ -124,8 +133,7 @@ def collect(api_port: int | None = None) -> Report:
             report.errors.append(str(exc))
         try:
             if fresh_redis:
-                raise CliError(f"no data dir at {settings.data_path} yet: run `clientforge up`, "
-                               "or set REDIS_URL")
+                raise CliError(f"no data dir at {settings.data_path} yet: run `clientforge up`, or set REDIS_URL")
             rd = connect_services(database=False, redis=True)
             started.append(rd)
             where = _where(rd.embedded_redis, rd.redis_url, "redis" in rd.started_here)
@@ -156,8 +164,11 @@ def _database_details(report: Report, stalled_after: float) -> None:
         report.add("migrations", True, f"at head ({', '.join(sorted(heads))})")
     else:
         now = ", ".join(sorted(current)) or "empty database"
-        report.add("migrations", False, f"not at head ({now}; head is {', '.join(sorted(heads))}): "
-                                        "run `clientforge migrate`")
+        report.add(
+            "migrations",
+            False,
+            f"not at head ({now}; head is {', '.join(sorted(heads))}): run `clientforge migrate`",
+        )
         return
     try:
         report.add("tenants", None, str(_count_tenants()))
@@ -171,8 +182,11 @@ def _database_details(report: Report, stalled_after: float) -> None:
     if fresh:
         report.add("worker", True, f"{fresh} worker(s) with a heartbeat in the last {stalled_after:.0f} s")
     elif age is None:
-        report.add("worker", False, "no worker has run yet: start `clientforge worker` (or `clientforge up`)",
-                   critical=False)
+        report.add(
+            "worker",
+            False,
+            "no worker has run yet: start `clientforge worker` (or `clientforge up`)",
+            critical=False,
+        )
     else:
-        report.add("worker", False, f"no heartbeat for {age:.0f} s: start `clientforge worker`",
-                   critical=False)
+        report.add("worker", False, f"no heartbeat for {age:.0f} s: start `clientforge worker`", critical=False)

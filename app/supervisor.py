@@ -43,9 +43,21 @@ def api_command(host: str, port: int) -> list[str]:
 
 def ui_command(port: int) -> list[str]:
     return [
-        sys.executable, "-m", "streamlit", "run", str(UI_ENTRY),
-        "--server.port", str(port), "--server.headless", "true", "--server.address", UI_ADDRESS,
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(UI_ENTRY),
+        "--server.port",
+        str(port),
+        "--server.headless",
+        "true",
+        "--server.address",
+        UI_ADDRESS,
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
     ]
 
 
@@ -97,8 +109,9 @@ class Child:
 
     def start(self, env: dict[str, str]) -> None:
         # process_group=0: the child leads its own group, out of the terminal's foreground group.
-        self.process = subprocess.Popen(self.argv, env=env, stdin=subprocess.DEVNULL, process_group=0,
-                                        preexec_fn=_parent_death_signal())  # noqa: PLW1509
+        self.process = subprocess.Popen(
+            self.argv, env=env, stdin=subprocess.DEVNULL, process_group=0, preexec_fn=_parent_death_signal()
+        )
 
     @property
     def pid(self) -> int | None:
@@ -114,9 +127,25 @@ class Child:
             os.killpg(self.process.pid, sig)
 
 
+def _report_death(child: Child) -> None:
+    print(
+        f"error: the {child.name} process exited unexpectedly (exit code {child.exited()}); "
+        "stopping everything. Its output above says why.",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 class Supervisor:
-    def __init__(self, *, api_port: int | None, ui_port: int | None, data_dir: Path | None,
-                 admin_email: str | None, demo: bool) -> None:
+    def __init__(
+        self,
+        *,
+        api_port: int | None,
+        ui_port: int | None,
+        data_dir: Path | None,
+        admin_email: str | None,
+        demo: bool,
+    ) -> None:
         self.api_port_option = api_port
         self.ui_port_option = ui_port
         self.data_dir_option = data_dir
@@ -158,14 +187,15 @@ class Supervisor:
         api_port = self.api_port_option or settings.api_port
         ui_port = self.ui_port_option or settings.ui_port
         if api_port == ui_port:
-            raise CliError(f"the API and the UI cannot share port {api_port}: "
-                           "pass different --api-port and --ui-port")
+            raise CliError(f"the API and the UI cannot share port {api_port}: pass different --api-port and --ui-port")
         ensure_port_free(settings.api_host, api_port, "--api-port")
         ensure_port_free(UI_ADDRESS, ui_port, "--ui-port")
         running = read_runtime(data_dir)
         if running is not None:
-            raise CliError(f"ClientForge is already running from {data_dir} (pid {running['pid']}): "
-                           "stop it first, or pass another --data-dir")
+            raise CliError(
+                f"ClientForge is already running from {data_dir} (pid {running['pid']}): "
+                "stop it first, or pass another --data-dir"
+            )
         data_dir.mkdir(parents=True, exist_ok=True)
         os.environ["CLIENTFORGE_API_PORT"] = str(api_port)
         os.environ["CLIENTFORGE_UI_PORT"] = str(ui_port)
@@ -207,8 +237,7 @@ class Supervisor:
             if pending:
                 self.stop_requested.wait(0.3)
         if pending:
-            _say(f"warning: {' and '.join(pending)} not answering after {READY_TIMEOUT_SECONDS:.0f} s; "
-                 "still waiting")
+            _say(f"warning: {' and '.join(pending)} not answering after {READY_TIMEOUT_SECONDS:.0f} s; still waiting")
         return True
 
     def _dead_child(self) -> Child | None:
@@ -221,8 +250,7 @@ class Supervisor:
         while not self.stop_requested.wait(0.5):
             dead = self._dead_child()
             if dead is not None:
-                _say(f"error: the {dead.name} process exited unexpectedly (exit code {dead.exited()}); "
-                     "stopping everything. Its output above says why.")
+                _report_death(dead)
                 return 1
         return 0
 
@@ -258,17 +286,21 @@ class Supervisor:
             self.services = connect_services(database=True, redis=True, adopt=True)
             services = self.services
             self._write_runtime(
-                pid=os.getpid(), started_at=datetime.now(UTC).isoformat(), data_dir=str(data_dir),
+                pid=os.getpid(),
+                started_at=datetime.now(UTC).isoformat(),
+                data_dir=str(data_dir),
                 database_url=services.database_url if services.embedded_database else None,
                 redis_url=services.redis_url if services.embedded_redis else None,
                 postgres_pid=services.embedded.postgres_pid if services.embedded else None,
                 redis_pid=services.embedded.redis_pid if services.embedded else None,
-                api_port=api_port, ui_port=ui_port, api_url=api_url, ui_url=ui_url,
+                api_port=api_port,
+                ui_port=ui_port,
+                api_url=api_url,
+                ui_url=ui_url,
             )
             where_db = "embedded" if services.embedded_database else "DATABASE_URL"
             where_redis = "embedded" if services.embedded_redis else "REDIS_URL"
-            _say(f"PostgreSQL {services.database_version} ({where_db}), "
-                 f"Redis {services.redis_version} ({where_redis})")
+            _say(f"PostgreSQL {services.database_version} ({where_db}), Redis {services.redis_version} ({where_redis})")
             migrate()
             _say("Database schema is current.")
             self._first_run()
@@ -296,8 +328,7 @@ class Supervisor:
                 _say("Press Ctrl-C to stop.")
             dead = self._dead_child()
             if dead is not None and not self.stop_requested.is_set():
-                _say(f"error: the {dead.name} process exited unexpectedly (exit code {dead.exited()}); "
-                     "stopping everything. Its output above says why.")
+                _report_death(dead)
                 status = 1
             else:
                 status = self._supervise()
@@ -315,8 +346,13 @@ class Supervisor:
         return status
 
 
-def run(*, api_port: int | None = None, ui_port: int | None = None, data_dir: Path | None = None,
-        admin_email: str | None = None, demo: bool = True) -> int:
+def run(
+    *,
+    api_port: int | None = None,
+    ui_port: int | None = None,
+    data_dir: Path | None = None,
+    admin_email: str | None = None,
+    demo: bool = True,
+) -> int:
     """Run until Ctrl-C / SIGTERM (exit status 0) or until a child dies (1)."""
-    return Supervisor(api_port=api_port, ui_port=ui_port, data_dir=data_dir, admin_email=admin_email,
-                      demo=demo).run()
+    return Supervisor(api_port=api_port, ui_port=ui_port, data_dir=data_dir, admin_email=admin_email, demo=demo).run()

@@ -9,9 +9,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 
@@ -39,8 +39,13 @@ def services() -> Iterator[dict[str, str]]:
     from sqlalchemy.engine import make_url
 
     db_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    env = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "CLIENTFORGE_DATA_DIR": str(tmp / "data"),
-           "CLIENTFORGE_ENV": "production", "CLIENTFORGE_LOG_LEVEL": "WARNING"}
+    env = {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": redis_url,
+        "CLIENTFORGE_DATA_DIR": str(tmp / "data"),
+        "CLIENTFORGE_ENV": "production",
+        "CLIENTFORGE_LOG_LEVEL": "WARNING",
+    }
     os.environ.update(env)
     from core.config import reset_settings
     from core.database_admin import migrate
@@ -66,9 +71,21 @@ def free_port() -> int:
 def api_server(env: dict[str, str], extra: dict[str, str] | None = None) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port", str(port),
-         "--no-access-log", "--log-level", "warning"],
-        env={**os.environ, **env, **(extra or {})}, cwd=ROOT,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env={**os.environ, **env, **(extra or {})},
+        cwd=ROOT,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -44,8 +44,13 @@ def wrk(url: str, token: str | None, seconds: int, connections: int) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
         fh.write(LUA)
     env = {"CF_TOKEN": token or "", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", fh.name, url],
-                         capture_output=True, text=True, env=env, check=True).stdout
+    out = subprocess.run(
+        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", fh.name, url],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
     return json.loads(out.strip().splitlines()[-1])
 
 
@@ -62,8 +67,10 @@ def main() -> None:
 
         world = create_tenant(plan="enterprise")
         with api_server(env, {"CLIENTFORGE_RATE_LIMITS": "false"}) as base:
-            login = httpx.post(f"{base}/api/v1/auth/login",
-                               json={"email": world.admin_email, "password": PASSWORD, "tenant": world.slug})
+            login = httpx.post(
+                f"{base}/api/v1/auth/login",
+                json={"email": world.admin_email, "password": PASSWORD, "tenant": world.slug},
+            )
             login.raise_for_status()
             token = login.json()["data"]["accessToken"]
             assert httpx.get(f"{base}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}).status_code == 200
@@ -78,12 +85,16 @@ def main() -> None:
     print(f"{'connections':>11} {'endpoint':<16} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>9} {'errors':>7}")
     for conns, health, me in rows:
         for name, r in (("/health", health), ("/auth/me", me)):
-            print(f"{conns:>11} {name:<16} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>9.0f} "
-                  f"{r['errors'] + r['non2xx']:>7}")
+            print(
+                f"{conns:>11} {name:<16} {r['p50']:>8.2f} {r['p95']:>8.2f} {r['p99']:>8.2f} {r['rps']:>9.0f} "
+                f"{r['errors'] + r['non2xx']:>7}"
+            )
         delta = me["p50"] - health["p50"]
         per_request = 1000 / me["rps"] - 1000 / health["rps"]
-        print(f"{conns:>11} {'difference':<16} {delta:>8.2f} ms at p50; service time per request "
-              f"+{per_request:.2f} ms; throughput ratio {me['rps'] / health['rps']:.2f}")
+        print(
+            f"{conns:>11} {'difference':<16} {delta:>8.2f} ms at p50; service time per request "
+            f"+{per_request:.2f} ms; throughput ratio {me['rps'] / health['rps']:.2f}"
+        )
     single = rows[-1]
     verdict = "met" if single[2]["p50"] - single[1]["p50"] <= 2 else "NOT met"
     print(f"target (auth + tenancy add <= 2 ms at p50, single connection): {verdict}")

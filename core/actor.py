@@ -37,8 +37,14 @@ class Actor:
         """The platform itself acting in one tenant (jobs, provisioning): every permission, all records."""
         from core.rbac.catalog import ALL_PERMISSIONS
 
-        return cls(tenant_id=tenant_id, role="system", scope="all", permissions=frozenset(ALL_PERMISSIONS),
-                   plan=plan, is_system=True)
+        return cls(
+            tenant_id=tenant_id,
+            role="system",
+            scope="all",
+            permissions=frozenset(ALL_PERMISSIONS),
+            plan=plan,
+            is_system=True,
+        )
 
     @property
     def kind(self) -> str:

@@ -58,8 +58,9 @@ class Settings(BaseSettings):
     api_port: int = Field(8000, alias="CLIENTFORGE_API_PORT")
     ui_port: int = Field(8501, alias="CLIENTFORGE_UI_PORT")
     # NoDecode: a plain comma-separated value reaches `_split_csv` instead of failing JSON decoding.
-    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["http://localhost:8501"],
-                                                        alias="CORS_ORIGINS")
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8501"], alias="CORS_ORIGINS"
+    )
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="CLIENTFORGE_MAX_BODY_BYTES")
     rate_limit_per_ip: str = Field("1200/minute", alias="CLIENTFORGE_RATE_LIMIT_PER_IP")
     rate_limit_login: str = Field("5/15minutes", alias="CLIENTFORGE_RATE_LIMIT_LOGIN")
@@ -111,7 +112,10 @@ class Settings(BaseSettings):
         configured = getattr(self, name, None)
         if isinstance(configured, SecretStr):
             return configured.get_secret_value()
-        return _data_dir_secrets(self.data_path)[name]
+        cache = self.__dict__.setdefault("_secrets_cache", {})
+        if name not in cache:
+            cache.update(_data_dir_secrets(self.data_path))
+        return cache[name]
 
 
 def _data_dir_secrets(data_dir: Path) -> dict[str, str]:

@@ -37,6 +37,17 @@ def migrate(engine: Engine | None = None) -> None:
     """Upgrade to head, then make sure the runtime role, its grants and the catalogue are current."""
     engine = engine or owner_engine()
     with engine.begin() as conn:
+        owner = conn.execute(
+            text("SELECT rolname, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        )
+        name, bypasses = owner.one()
+        if not bypasses:
+            # The owner provisions tenants' system roles and the definer functions (outbox claim, login
+            # lookups) read across tenants; under FORCE ROW LEVEL SECURITY that needs BYPASSRLS.
+            raise RuntimeError(
+                f"DATABASE_URL role '{name}' must be a superuser or have BYPASSRLS "
+                f"(ALTER ROLE {name} BYPASSRLS); the application itself connects as {APP_DB_ROLE}"
+            )
         # One migrator at a time (several processes may start together).
         conn.execute(text("SELECT pg_advisory_xact_lock(7246001)"))
         command.upgrade(alembic_config(connection=conn), "head")
@@ -51,9 +62,9 @@ def ensure_app_role(engine: Engine, password: str) -> None:
         verb = "ALTER" if exists else "CREATE"
         # Identifiers cannot be bound; the role name is a constant and the password is quoted by the server.
         quoted = conn.execute(text("SELECT quote_literal(:p)"), {"p": password}).scalar_one()
-        conn.execute(text(
-            f"{verb} ROLE {APP_DB_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {quoted}"
-        ))
+        conn.execute(
+            text(f"{verb} ROLE {APP_DB_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE PASSWORD {quoted}")
+        )
         database = conn.execute(text("SELECT current_database()")).scalar_one()
         conn.execute(text(f'GRANT CONNECT ON DATABASE "{database}" TO {APP_DB_ROLE}'))
         conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {APP_DB_ROLE}"))

@@ -40,11 +40,12 @@ class RequestContext:
     via: str | None = None  # "api", "ui", "worker", "albedo", "cli"
 
 
-_context: ContextVar[RequestContext] = ContextVar("clientforge_request_context", default=RequestContext())
+_EMPTY_CONTEXT = RequestContext()
+_context: ContextVar[RequestContext | None] = ContextVar("clientforge_request_context", default=None)
 
 
 def current_context() -> RequestContext:
-    return _context.get()
+    return _context.get() or _EMPTY_CONTEXT
 
 
 def set_context(ctx: RequestContext) -> Any:
@@ -56,7 +57,7 @@ def reset_context(token: Any) -> None:
 
 
 def with_context(**changes: Any) -> RequestContext:
-    return replace(_context.get(), **changes)
+    return replace(current_context(), **changes)
 
 
 def to_psycopg_url(url: str) -> URL:
@@ -93,7 +94,7 @@ def app_engine() -> Engine:
         app_url(),
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_pool_size * 2,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. Dead connections are recycled on error instead.
         pool_recycle=1800,
     )
 
@@ -129,11 +130,14 @@ def _str(value: UUID | str | None) -> str:
 
 
 @event.listens_for(Session, "after_begin")
-def _apply_tenant_context(session: Session, transaction: Any, connection: Any) -> None:
+def _on_begin(session: Session, transaction: Any, connection: Any) -> None:
     scope = session.info.get("tenancy")
-    if scope is None:
-        return
-    tenant_id, user_id, api_key_id = scope
+    if scope is not None and any(scope):  # a new transaction starts with no tenant: RLS already fails closed
+        _apply_tenant_context(session, connection)
+
+
+def _apply_tenant_context(session: Session, connection: Any) -> None:
+    tenant_id, user_id, api_key_id = session.info["tenancy"]
     ctx = current_context()
     connection.execute(
         _SET_CONTEXT,
@@ -155,7 +159,7 @@ def bind_tenant(
     """Point this session (now and in every later transaction) at one tenant and actor."""
     session.info["tenancy"] = (tenant_id, user_id, api_key_id)
     if session.in_transaction():
-        _apply_tenant_context(session, None, session.connection())
+        _apply_tenant_context(session, session.connection())
 
 
 def bind_actor(session: Session, actor: Actor) -> None:

@@ -58,10 +58,13 @@ class RateLimited(DomainError):
     code = "RATE_LIMIT_EXCEEDED"
     status = 429
 
-    def __init__(self, message: str, *, retry_after: int, limit: int, details: Any = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: int, limit: int, reset: int | None = None, details: Any = None
+    ) -> None:
         super().__init__(message, details=details)
         self.retry_after = retry_after
         self.limit = limit
+        self.reset = reset
 
 
 class ServiceUnavailable(DomainError):

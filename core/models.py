@@ -9,8 +9,20 @@ from core.rbac.models import Permission, Role, RolePermission
 from core.tenants.models import Tenant
 from core.users.models import Team, User
 
-__all__ = ["ApiKey", "AuditLog", "Base", "Event", "Job", "Permission", "Role", "RolePermission", "Team", "Tenant",
-           "User", "tenant_tables"]
+__all__ = [
+    "ApiKey",
+    "AuditLog",
+    "Base",
+    "Event",
+    "Job",
+    "Permission",
+    "Role",
+    "RolePermission",
+    "Team",
+    "Tenant",
+    "User",
+    "tenant_tables",
+]
 
 
 def tenant_tables() -> list[str]:

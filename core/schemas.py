@@ -9,7 +9,10 @@ from pydantic.alias_generators import to_camel
 
 class Schema(BaseModel):
     model_config = ConfigDict(
-        alias_generator=to_camel, populate_by_name=True, extra="forbid", from_attributes=True,
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        from_attributes=True,
         str_strip_whitespace=True,
     )
 

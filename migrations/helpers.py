@@ -3,8 +3,14 @@
 from alembic import op
 
 # Columns that change as bookkeeping (logins, key use); auth events audit those explicitly.
-AUDIT_IGNORED_COLUMNS = ("updated_at", "version", "last_used_at", "last_login_at", "failed_login_attempts",
-                         "locked_until")
+AUDIT_IGNORED_COLUMNS = (
+    "updated_at",
+    "version",
+    "last_used_at",
+    "last_login_at",
+    "failed_login_attempts",
+    "locked_until",
+)
 
 
 def enable_tenant_rls(table: str, column: str = "tenant_id") -> None:

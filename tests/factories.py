@@ -38,18 +38,35 @@ class TenantWorld:
     def add_user(self, role: str = "rep", *, team_id: UUID | None = None, email: str | None = None) -> UUID:
         email = email or f"{role}-{secrets.token_hex(4)}@{self.slug}.example.com"
         with unit_of_work(self.admin) as session:
-            user, _ = users.create(session, self.admin, UserCreate(email=email, first_name=role.title(),
-                                                                     last_name="Tester", password=PASSWORD,
-                                                                     role=role, team_id=team_id))
+            user, _ = users.create(
+                session,
+                self.admin,
+                UserCreate(
+                    email=email,
+                    first_name=role.title(),
+                    last_name="Tester",
+                    password=PASSWORD,
+                    role=role,
+                    team_id=team_id,
+                ),
+            )
             return user.id
 
 
 def create_tenant(plan: str = "enterprise", max_users: int | None = None, slug: str | None = None) -> TenantWorld:
     slug = slug or f"t-{secrets.token_hex(5)}"
     with unit_of_work() as session:
-        created = tenants.create(session, TenantCreate(
-            name=f"Tenant {slug}", slug=slug, plan=plan, max_users=max_users,
-            admin_email=f"admin@{slug}.example.com", admin_password=PASSWORD))
+        created = tenants.create(
+            session,
+            TenantCreate(
+                name=f"Tenant {slug}",
+                slug=slug,
+                plan=plan,
+                max_users=max_users,
+                admin_email=f"admin@{slug}.example.com",
+                admin_password=PASSWORD,
+            ),
+        )
         return TenantWorld(created.tenant.id, slug, created.admin.email, created.admin.id)
 
 

@@ -35,20 +35,34 @@ def _schema(url: URL) -> dict[str, object]:
     try:
         with engine.connect() as conn:
             return {
-                "tables": set(conn.execute(text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()),
-                "functions": set(conn.execute(text(
-                    "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
-                    " WHERE n.nspname = 'public'")).scalars()),
-                "types": set(conn.execute(text(
-                    "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
-                    " WHERE n.nspname = 'public' AND t.typtype IN ('e', 'c')"
-                    " AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)")).scalars()),
-                "forced_rls": set(conn.execute(text(
-                    "SELECT relname FROM pg_class WHERE relforcerowsecurity AND relrowsecurity")).scalars()),
-                "version": conn.execute(text(
-                    "SELECT version_num FROM alembic_version")).scalar()
-                if conn.execute(text("SELECT to_regclass('alembic_version')")).scalar() else None,
+                "tables": set(
+                    conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
+                ),
+                "functions": set(
+                    conn.execute(
+                        text(
+                            "SELECT p.proname FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace"
+                            " WHERE n.nspname = 'public'"
+                        )
+                    ).scalars()
+                ),
+                "types": set(
+                    conn.execute(
+                        text(
+                            "SELECT t.typname FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace"
+                            " WHERE n.nspname = 'public' AND t.typtype IN ('e', 'c')"
+                            " AND NOT EXISTS (SELECT 1 FROM pg_class c WHERE c.reltype = t.oid)"
+                        )
+                    ).scalars()
+                ),
+                "forced_rls": set(
+                    conn.execute(
+                        text("SELECT relname FROM pg_class WHERE relforcerowsecurity AND relrowsecurity")
+                    ).scalars()
+                ),
+                "version": conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+                if conn.execute(text("SELECT to_regclass('alembic_version')")).scalar()
+                else None,
             }
     finally:
         engine.dispose()
@@ -65,8 +79,14 @@ def test_migrations_upgrade_downgrade_and_upgrade_again_without_drift(empty_data
     assert set(tenant_tables()) | {"permissions", "alembic_version"} <= up["tables"]
     assert any(t.startswith("procrastinate_") for t in up["tables"])
     assert up["forced_rls"] == set(tenant_tables())
-    assert {"cf_current_tenant", "cf_audit_insert", "cf_audit_update", "cf_audit_delete", "cf_tenant_by_slug",
-            "cf_api_key_by_prefix"} <= up["functions"]
+    assert {
+        "cf_current_tenant",
+        "cf_audit_insert",
+        "cf_audit_update",
+        "cf_audit_delete",
+        "cf_tenant_by_slug",
+        "cf_api_key_by_prefix",
+    } <= up["functions"]
     command.check(cfg)  # raises when the models and the migrated schema disagree
 
     command.downgrade(cfg, "base")

@@ -35,28 +35,49 @@ class AuditEntry(ReadSchema):
     created_at: datetime
 
 
-@router.get("/tenant", response_model=Envelope[TenantRead], dependencies=[requires("settings", "read")],
-            responses=ERRORS)
+@router.get(
+    "/tenant",
+    response_model=Envelope[TenantRead],
+    dependencies=[requires("settings", "read")],
+    responses=ERRORS,
+)
 def get_tenant(actor: CurrentActor, session: SessionDep) -> dict:
     return ok(TenantRead.model_validate(tenants.get_current(session, actor)).model_dump(mode="json", by_alias=True))
 
 
-@router.patch("/tenant", response_model=Envelope[TenantRead], dependencies=[requires("settings", "manage")],
-              responses=ERRORS)
+@router.patch(
+    "/tenant",
+    response_model=Envelope[TenantRead],
+    dependencies=[requires("settings", "manage")],
+    responses=ERRORS,
+)
 def update_tenant(body: TenantUpdate, actor: CurrentActor, session: SessionDep) -> dict:
     tenant = tenants.update(session, actor, body)
     return ok(TenantRead.model_validate(tenant).model_dump(mode="json", by_alias=True))
 
 
-@router.get("/audit-logs", response_model=PagedEnvelope[AuditEntry], dependencies=[requires("audit_logs", "read")],
-            responses=ERRORS)
+@router.get(
+    "/audit-logs",
+    response_model=PagedEnvelope[AuditEntry],
+    dependencies=[requires("audit_logs", "read")],
+    responses=ERRORS,
+)
 def audit_logs(
-    actor: CurrentActor, session: SessionDep, paging: Paging,
+    actor: CurrentActor,
+    session: SessionDep,
+    paging: Paging,
     entity_type: str | None = Query(None, alias="entityType", max_length=50),
     entity_id: UUID | None = Query(None, alias="entityId"),
     action: str | None = Query(None, max_length=50),
 ) -> dict:
-    rows, total = audit.list_entries(session, actor, entity_type=entity_type, entity_id=entity_id, action=action,
-                                     limit=paging.limit, offset=paging.offset)
+    rows, total = audit.list_entries(
+        session,
+        actor,
+        entity_type=entity_type,
+        entity_id=entity_id,
+        action=action,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
     items = [AuditEntry.model_validate(r).model_dump(mode="json", by_alias=True) for r in rows]
     return paged(items, page=paging.page, limit=paging.limit, total=total)

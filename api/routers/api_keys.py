@@ -41,18 +41,28 @@ def _read(key) -> dict:  # noqa: ANN001
     return ApiKeyRead.model_validate(key).model_dump(mode="json", by_alias=True)
 
 
-@router.get("", response_model=Envelope[list[ApiKeyRead]], dependencies=[requires("api_keys", "read")],
-            responses=ERRORS)
+@router.get(
+    "",
+    response_model=Envelope[list[ApiKeyRead]],
+    dependencies=[requires("api_keys", "read")],
+    responses=ERRORS,
+)
 def list_keys(actor: CurrentActor, session: SessionDep) -> dict:
     return ok([_read(k) for k in auth.list_api_keys(session, actor)])
 
 
-@router.post("", status_code=201, response_model=Envelope[CreatedApiKey],
-             dependencies=[requires("api_keys", "manage")], responses=ERRORS)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Envelope[CreatedApiKey],
+    dependencies=[requires("api_keys", "manage")],
+    responses=ERRORS,
+)
 def create_key(body: ApiKeyCreate, actor: CurrentActor, session: SessionDep, response: Response) -> dict:
     """Create a key for a system, limited to permissions you hold. The secret is returned only here."""
-    key, full = auth.create_api_key(session, actor, name=body.name, permissions=body.permissions,
-                                    expires_at=body.expires_at)
+    key, full = auth.create_api_key(
+        session, actor, name=body.name, permissions=body.permissions, expires_at=body.expires_at
+    )
     response.headers["Location"] = f"/api/v1/api-keys/{key.id}"
     return ok({**_read(key), "key": full})
 

@@ -15,6 +15,7 @@ from core.auth import service as auth
 from core.errors import AccountLocked, AuthenticationFailed
 from core.schemas import ReadSchema, Schema
 from core.users import service as users
+from core.users.models import User
 from core.users.schemas import UserRead
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -57,8 +58,13 @@ class SessionRead(ReadSchema):
 
 
 def _tokens(pair: auth.TokenPair) -> dict:
-    return {"accessToken": pair.access_token, "refreshToken": pair.refresh_token, "tokenType": "Bearer",
-            "expiresIn": pair.expires_in, "sessionId": pair.session_id}
+    return {
+        "accessToken": pair.access_token,
+        "refreshToken": pair.refresh_token,
+        "tokenType": "Bearer",
+        "expiresIn": pair.expires_in,
+        "sessionId": pair.session_id,
+    }
 
 
 @router.post("/login", response_model=Envelope[LoginResult], responses=error_responses(400, 401, 403, 429))
@@ -98,23 +104,35 @@ def logout_all(actor: CurrentActor, session: SessionDep) -> dict:
 @router.get("/me", response_model=Envelope[dict], responses=error_responses(401))
 def me(actor: CurrentActor, session: SessionDep) -> dict:
     """The current user (or the API key's user), role, record scope, permissions and workspace."""
-    data: dict = {"tenantId": str(actor.tenant_id), "role": actor.role, "scope": actor.scope,
-                  "permissions": sorted(actor.permissions), "apiKeyId": actor.api_key_id and str(actor.api_key_id)}
+    data: dict = {
+        "tenantId": str(actor.tenant_id),
+        "role": actor.role,
+        "scope": actor.scope,
+        "permissions": sorted(actor.permissions),
+        "apiKeyId": actor.api_key_id and str(actor.api_key_id),
+    }
     if actor.user_id is not None:
-        user = users.get(session, actor, actor.user_id) if actor.can("users", "read") else None
-        data["user"] = users.to_read(session, user).model_dump(mode="json", by_alias=True) if user else {
-            "id": str(actor.user_id), "email": actor.email}
+        user = session.get(User, actor.user_id)
+        if user is not None:
+            data["user"] = users.to_read(session, user, actor.role).model_dump(mode="json", by_alias=True)
     return ok(data)
 
 
 @router.get("/sessions", response_model=Envelope[list[SessionRead]], responses=error_responses(401))
 def list_sessions(actor: CurrentActor) -> dict:
-    return ok([
-        {"id": s.id, "createdAt": datetime.fromtimestamp(s.created_at, UTC).isoformat(),
-         "lastUsedAt": datetime.fromtimestamp(s.last_used_at, UTC).isoformat(), "ip": s.ip,
-         "userAgent": s.user_agent, "current": s.id == actor.session_id}
-        for s in auth.list_sessions(actor)
-    ])
+    return ok(
+        [
+            {
+                "id": s.id,
+                "createdAt": datetime.fromtimestamp(s.created_at, UTC).isoformat(),
+                "lastUsedAt": datetime.fromtimestamp(s.last_used_at, UTC).isoformat(),
+                "ip": s.ip,
+                "userAgent": s.user_agent,
+                "current": s.id == actor.session_id,
+            }
+            for s in auth.list_sessions(actor)
+        ]
+    )
 
 
 @router.delete("/sessions/{session_id}", status_code=204, responses=error_responses(401, 404))
@@ -126,6 +144,5 @@ def revoke_session(session_id: str, actor: CurrentActor, session: SessionDep) ->
 @router.post("/password", response_model=Envelope[dict], responses=error_responses(400, 401))
 def change_password(body: Annotated[PasswordChange, Body()], actor: CurrentActor, session: SessionDep) -> dict:
     """Change your password; every other session ends (this one stays)."""
-    ended = auth.change_password(session, actor, current_password=body.current_password,
-                                 new_password=body.new_password)
+    ended = auth.change_password(session, actor, current_password=body.current_password, new_password=body.new_password)
     return ok({"sessionsEnded": ended})

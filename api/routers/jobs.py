@@ -18,8 +18,10 @@ class JobView(JobRead):
 
 
 def _read(job) -> dict:  # noqa: ANN001
-    return {**JobRead.model_validate(job).model_dump(mode="json", by_alias=True),
-            "statusUrl": f"/api/v1/jobs/{job.id}"}
+    return {
+        **JobRead.model_validate(job).model_dump(mode="json", by_alias=True),
+        "statusUrl": f"/api/v1/jobs/{job.id}",
+    }
 
 
 @router.get("", response_model=PagedEnvelope[JobView], dependencies=[requires("jobs", "read")], responses=ERRORS)
@@ -28,14 +30,17 @@ def list_jobs(actor: CurrentActor, session: SessionDep, paging: Paging) -> dict:
     return paged([_read(j) for j in rows], page=paging.page, limit=paging.limit, total=total)
 
 
-@router.get("/{job_id}", response_model=Envelope[JobView], dependencies=[requires("jobs", "read")],
-            responses=ERRORS)
+@router.get("/{job_id}", response_model=Envelope[JobView], dependencies=[requires("jobs", "read")], responses=ERRORS)
 def get_job(job_id: UUID, actor: CurrentActor, session: SessionDep) -> dict:
     """Status (queued, running, retrying, succeeded, failed, cancelled), progress 0-100, result or error."""
     return ok(_read(jobs.get(session, actor, job_id)))
 
 
-@router.post("/{job_id}/cancel", response_model=Envelope[JobView], dependencies=[requires("jobs", "read")],
-             responses=ERRORS)
+@router.post(
+    "/{job_id}/cancel",
+    response_model=Envelope[JobView],
+    dependencies=[requires("jobs", "read")],
+    responses=ERRORS,
+)
 def cancel_job(job_id: UUID, actor: CurrentActor, session: SessionDep) -> dict:
     return ok(_read(jobs.cancel(session, actor, job_id)))

@@ -18,21 +18,29 @@ def _role(session, role) -> dict:  # noqa: ANN001
     return rbac.to_read(session, role).model_dump(mode="json", by_alias=True)
 
 
-@router.get("", response_model=Envelope[list[RoleRead]], dependencies=[requires("roles", "read")],
-            responses=ERRORS)
+@router.get("", response_model=Envelope[list[RoleRead]], dependencies=[requires("roles", "read")], responses=ERRORS)
 def list_roles(actor: CurrentActor, session: SessionDep) -> dict:
     return ok([_role(session, r) for r in rbac.list_roles(session, actor)])
 
 
-@router.get("/permissions", response_model=Envelope[list[str]], dependencies=[requires("roles", "read")],
-            responses=ERRORS)
+@router.get(
+    "/permissions",
+    response_model=Envelope[list[str]],
+    dependencies=[requires("roles", "read")],
+    responses=ERRORS,
+)
 def permission_catalogue(actor: CurrentActor, session: SessionDep) -> dict:
     """Every permission (resource:action) a role can grant."""
     return ok(auth.permission_catalogue(session))
 
 
-@router.post("", status_code=201, response_model=Envelope[RoleRead], dependencies=[requires("roles", "manage")],
-             responses=ERRORS)
+@router.post(
+    "",
+    status_code=201,
+    response_model=Envelope[RoleRead],
+    dependencies=[requires("roles", "manage")],
+    responses=ERRORS,
+)
 def create_role(body: RoleCreate, actor: CurrentActor, session: SessionDep, response: Response) -> dict:
     """A custom role: a name, a record scope (own, team, all) and its permissions."""
     role = rbac.create(session, actor, body)
@@ -40,14 +48,22 @@ def create_role(body: RoleCreate, actor: CurrentActor, session: SessionDep, resp
     return ok(_role(session, role))
 
 
-@router.get("/{role_id}", response_model=Envelope[RoleRead], dependencies=[requires("roles", "read")],
-            responses=ERRORS)
+@router.get(
+    "/{role_id}",
+    response_model=Envelope[RoleRead],
+    dependencies=[requires("roles", "read")],
+    responses=ERRORS,
+)
 def get_role(role_id: UUID, actor: CurrentActor, session: SessionDep) -> dict:
     return ok(_role(session, rbac.get(session, actor, role_id)))
 
 
-@router.patch("/{role_id}", response_model=Envelope[RoleRead], dependencies=[requires("roles", "manage")],
-              responses=ERRORS)
+@router.patch(
+    "/{role_id}",
+    response_model=Envelope[RoleRead],
+    dependencies=[requires("roles", "manage")],
+    responses=ERRORS,
+)
 def update_role(role_id: UUID, body: RoleUpdate, actor: CurrentActor, session: SessionDep) -> dict:
     return ok(_role(session, rbac.update(session, actor, role_id, body)))
 

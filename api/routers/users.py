@@ -23,16 +23,20 @@ def _user(session, user) -> dict:  # noqa: ANN001
     return users.to_read(session, user).model_dump(mode="json", by_alias=True)
 
 
-@router.get("", response_model=PagedEnvelope[UserRead], dependencies=[requires("users", "read")],
-            responses=ERRORS)
+@router.get("", response_model=PagedEnvelope[UserRead], dependencies=[requires("users", "read")], responses=ERRORS)
 def list_users(actor: CurrentActor, session: SessionDep, paging: Paging) -> dict:
     rows, total = users.list_users(session, actor, limit=paging.limit, offset=paging.offset)
     items = [u.model_dump(mode="json", by_alias=True) for u in users.to_reads(session, rows)]
     return paged(items, page=paging.page, limit=paging.limit, total=total)
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Envelope[CreatedUser],
-             dependencies=[requires("users", "manage")], responses=ERRORS)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=Envelope[CreatedUser],
+    dependencies=[requires("users", "manage")],
+    responses=ERRORS,
+)
 def create_user(body: UserCreate, actor: CurrentActor, session: SessionDep, response: Response) -> dict:
     """Invite a user. Without a password one is generated and returned once in `generatedPassword`."""
     user, generated = users.create(session, actor, body)
@@ -40,14 +44,22 @@ def create_user(body: UserCreate, actor: CurrentActor, session: SessionDep, resp
     return ok({**_user(session, user), "generatedPassword": generated})
 
 
-@router.get("/{user_id}", response_model=Envelope[UserRead], dependencies=[requires("users", "read")],
-            responses=ERRORS)
+@router.get(
+    "/{user_id}",
+    response_model=Envelope[UserRead],
+    dependencies=[requires("users", "read")],
+    responses=ERRORS,
+)
 def get_user(user_id: UUID, actor: CurrentActor, session: SessionDep) -> dict:
     return ok(_user(session, users.get(session, actor, user_id)))
 
 
-@router.patch("/{user_id}", response_model=Envelope[UserRead], dependencies=[requires("users", "manage")],
-              responses=ERRORS)
+@router.patch(
+    "/{user_id}",
+    response_model=Envelope[UserRead],
+    dependencies=[requires("users", "manage")],
+    responses=ERRORS,
+)
 def update_user(user_id: UUID, body: UserUpdate, actor: CurrentActor, session: SessionDep) -> dict:
     """Change name, role, team, timezone or active flag; send `version` to guard against lost updates."""
     return ok(_user(session, users.update(session, actor, user_id, body)))
@@ -64,28 +76,42 @@ def _team(team) -> dict:  # noqa: ANN001
     return TeamRead.model_validate(team).model_dump(mode="json", by_alias=True)
 
 
-@teams_router.get("", response_model=Envelope[list[TeamRead]], dependencies=[requires("teams", "read")],
-                  responses=ERRORS)
+@teams_router.get(
+    "", response_model=Envelope[list[TeamRead]], dependencies=[requires("teams", "read")], responses=ERRORS
+)
 def list_teams(actor: CurrentActor, session: SessionDep) -> dict:
     return ok([_team(t) for t in users.list_teams(session, actor)])
 
 
-@teams_router.post("", status_code=201, response_model=Envelope[TeamRead],
-                   dependencies=[requires("teams", "manage")], responses=ERRORS)
+@teams_router.post(
+    "",
+    status_code=201,
+    response_model=Envelope[TeamRead],
+    dependencies=[requires("teams", "manage")],
+    responses=ERRORS,
+)
 def create_team(body: TeamCreate, actor: CurrentActor, session: SessionDep, response: Response) -> dict:
     team = users.create_team(session, actor, body)
     response.headers["Location"] = f"/api/v1/teams/{team.id}"
     return ok(_team(team))
 
 
-@teams_router.get("/{team_id}", response_model=Envelope[TeamRead], dependencies=[requires("teams", "read")],
-                  responses=ERRORS)
+@teams_router.get(
+    "/{team_id}",
+    response_model=Envelope[TeamRead],
+    dependencies=[requires("teams", "read")],
+    responses=ERRORS,
+)
 def get_team(team_id: UUID, actor: CurrentActor, session: SessionDep) -> dict:
     return ok(_team(users.get_team(session, actor, team_id)))
 
 
-@teams_router.patch("/{team_id}", response_model=Envelope[TeamRead], dependencies=[requires("teams", "manage")],
-                    responses=ERRORS)
+@teams_router.patch(
+    "/{team_id}",
+    response_model=Envelope[TeamRead],
+    dependencies=[requires("teams", "manage")],
+    responses=ERRORS,
+)
 def update_team(team_id: UUID, body: TeamUpdate, actor: CurrentActor, session: SessionDep) -> dict:
     return ok(_team(users.update_team(session, actor, team_id, body)))
 
@@ -94,5 +120,3 @@ def update_team(team_id: UUID, body: TeamUpdate, actor: CurrentActor, session: S
 def delete_team(team_id: UUID, actor: CurrentActor, session: SessionDep) -> Response:
     users.delete_team(session, actor, team_id)
     return Response(status_code=204)
-
-

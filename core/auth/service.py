@@ -61,8 +61,14 @@ _ACTOR_QUERY = text(
 )
 
 
-def load_actor(session: Session, *, tenant_id: UUID, user_id: UUID, session_id: str | None = None,
-               api_key: ApiKey | None = None) -> Actor:
+def load_actor(
+    session: Session,
+    *,
+    tenant_id: UUID,
+    user_id: UUID,
+    session_id: str | None = None,
+    api_key: ApiKey | None = None,
+) -> Actor:
     """The user's actor in one query; an API key narrows it to the key's permissions."""
     bind_tenant(session, tenant_id, user_id, api_key.id if api_key else None)
     row = session.execute(_ACTOR_QUERY, {"user_id": user_id, "tenant_id": tenant_id}).first()
@@ -71,9 +77,18 @@ def load_actor(session: Session, *, tenant_id: UUID, user_id: UUID, session_id: 
     permissions = frozenset(row.perms)
     if api_key is not None:
         permissions = permissions & frozenset(api_key.permissions)
-    return Actor(tenant_id=tenant_id, user_id=user_id, api_key_id=api_key.id if api_key else None,
-                 team_id=row.team_id, role=row.role, scope=row.record_scope, permissions=permissions,
-                 plan=row.plan, email=row.email, session_id=session_id)
+    return Actor(
+        tenant_id=tenant_id,
+        user_id=user_id,
+        api_key_id=api_key.id if api_key else None,
+        team_id=row.team_id,
+        role=row.role,
+        scope=row.record_scope,
+        permissions=permissions,
+        plan=row.plan,
+        email=row.email,
+        session_id=session_id,
+    )
 
 
 def authenticate_access_token(session: Session, token: str) -> Actor:
@@ -105,20 +120,32 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
     tenant_id = found[0]
     bind_tenant(session, tenant_id)
     user = session.scalar(
-        select(User).where(User.tenant_id == tenant_id, User.email == email, User.deleted_at.is_(None))
+        select(User)
+        .where(User.tenant_id == tenant_id, User.email == email, User.deleted_at.is_(None))
         .with_for_update()
     )
     now = datetime.now(UTC)
     if user is None:
         passwords.verify_password(None, password)
-        record_auth_event(session, tenant_id=tenant_id, action="login_failed", email=email,
-                          details={"reason": "unknown_user"})
+        record_auth_event(
+            session,
+            tenant_id=tenant_id,
+            action="login_failed",
+            email=email,
+            details={"reason": "unknown_user"},
+        )
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
     bind_tenant(session, tenant_id, user.id)
     if user.locked_until is not None and user.locked_until > now:
         passwords.verify_password(None, password)
-        record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email,
-                          details={"reason": "locked"})
+        record_auth_event(
+            session,
+            tenant_id=tenant_id,
+            user_id=user.id,
+            action="login_failed",
+            email=email,
+            details={"reason": "locked"},
+        )
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         raise AccountLocked(
             f"Too many failed attempts: this account is locked. Try again in {minutes} minute(s).",
@@ -127,17 +154,30 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
     if not passwords.verify_password(user.password_hash, password):
         user.failed_login_attempts += 1
         reason = {"reason": "bad_password", "attempts": user.failed_login_attempts}
-        record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email,
-                          details=reason)
+        record_auth_event(
+            session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email, details=reason
+        )
         if user.failed_login_attempts >= settings.lockout_attempts:
             user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
             user.failed_login_attempts = 0
-            record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="lockout", email=email,
-                              details={"minutes": settings.lockout_minutes})
+            record_auth_event(
+                session,
+                tenant_id=tenant_id,
+                user_id=user.id,
+                action="lockout",
+                email=email,
+                details={"minutes": settings.lockout_minutes},
+            )
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
     if not user.is_active:
-        record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email,
-                          details={"reason": "inactive"})
+        record_auth_event(
+            session,
+            tenant_id=tenant_id,
+            user_id=user.id,
+            action="login_failed",
+            email=email,
+            details={"reason": "inactive"},
+        )
         raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
@@ -175,27 +215,32 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
             # Its own transaction: the caller's rolls back on the error we raise, the evidence must not.
             with unit_of_work(tenant_id=tenant_id) as audit_session:
                 bind_tenant(audit_session, tenant_id, user_id)
-                record_auth_event(audit_session, tenant_id=tenant_id, user_id=user_id,
-                                  action="refresh_token_reuse")
+                record_auth_event(audit_session, tenant_id=tenant_id, user_id=user_id, action="refresh_token_reuse")
             exc.details = None  # never echo ids to whoever holds the stolen token
         raise
     actor = load_actor(session, tenant_id=UUID(info.tenant_id), user_id=UUID(info.user_id), session_id=info.id)
-    access, ttl = tokens.issue_access_token(user_id=actor.user_id, tenant_id=actor.tenant_id,  # type: ignore[arg-type]
-                                            session_id=info.id, role=actor.role)
+    access, ttl = tokens.issue_access_token(
+        user_id=UUID(info.user_id), tenant_id=actor.tenant_id, session_id=info.id, role=actor.role
+    )
     return TokenPair(access, new_refresh, ttl, info.id, UUID(info.user_id), UUID(info.tenant_id))
 
 
 def logout(session: Session, actor: Actor) -> None:
     if actor.session_id:
         sessions.revoke(actor.session_id)
-    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="logout",
-                      email=actor.email)
+    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="logout", email=actor.email)
 
 
 def logout_everywhere(session: Session, actor: Actor) -> int:
     count = sessions.revoke_all(actor.user_id)  # type: ignore[arg-type]
-    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="logout_all",
-                      email=actor.email, details={"sessions": count})
+    record_auth_event(
+        session,
+        tenant_id=actor.tenant_id,
+        user_id=actor.user_id,
+        action="logout_all",
+        email=actor.email,
+        details={"sessions": count},
+    )
     return count
 
 
@@ -210,8 +255,13 @@ def revoke_session(session: Session, actor: Actor, session_id: str) -> None:
     if info is None or info.user_id != str(actor.user_id):
         raise NotFound("Session not found")
     sessions.revoke(session_id)
-    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="session_revoked",
-                      details={"sessionId": session_id})
+    record_auth_event(
+        session,
+        tenant_id=actor.tenant_id,
+        user_id=actor.user_id,
+        action="session_revoked",
+        details={"sessionId": session_id},
+    )
 
 
 def change_password(session: Session, actor: Actor, *, current_password: str, new_password: str) -> int:
@@ -220,17 +270,26 @@ def change_password(session: Session, actor: Actor, *, current_password: str, ne
         raise AuthenticationFailed("Only users have passwords")
     user = session.scalar(select(User).where(User.tenant_id == actor.tenant_id, User.id == actor.user_id))
     if user is None or not passwords.verify_password(user.password_hash, current_password):
-        raise ValidationFailed("Current password is wrong",
-                               details=[{"field": "currentPassword", "message": "does not match"}])
+        raise ValidationFailed(
+            "Current password is wrong", details=[{"field": "currentPassword", "message": "does not match"}]
+        )
     if current_password == new_password:
-        raise ValidationFailed("The new password must differ from the current one",
-                               details=[{"field": "newPassword", "message": "same as current"}])
+        raise ValidationFailed(
+            "The new password must differ from the current one",
+            details=[{"field": "newPassword", "message": "same as current"}],
+        )
     passwords.check_policy(new_password)
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = datetime.now(UTC)
     ended = sessions.revoke_all(actor.user_id, keep=actor.session_id)
-    record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="password_changed",
-                      email=actor.email, details={"sessionsEnded": ended})
+    record_auth_event(
+        session,
+        tenant_id=actor.tenant_id,
+        user_id=actor.user_id,
+        action="password_changed",
+        email=actor.email,
+        details={"sessionsEnded": ended},
+    )
     return ended
 
 
@@ -248,8 +307,9 @@ def _key_hash(secret_key: str) -> str:
     return hmac.new(pepper, secret_key.encode(), hashlib.sha256).hexdigest()
 
 
-def create_api_key(session: Session, actor: Actor, *, name: str, permissions: list[str],
-                   expires_at: datetime | None = None) -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session, actor: Actor, *, name: str, permissions: list[str], expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
     """A key for a system, scoped to permissions its creator holds. The full key is returned once."""
     actor.require("api_keys", "manage")
     if not name.strip() or len(name) > 100:
@@ -261,14 +321,23 @@ def create_api_key(session: Session, actor: Actor, *, name: str, permissions: li
     if beyond:
         raise ValidationFailed(f"A key cannot hold permissions you do not have: {', '.join(beyond)}")
     if not permissions:
-        raise ValidationFailed("Give the key at least one permission",
-                               details=[{"field": "permissions", "message": "empty"}])
+        raise ValidationFailed(
+            "Give the key at least one permission", details=[{"field": "permissions", "message": "empty"}]
+        )
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise ValidationFailed("Expiry must be in the future", details=[{"field": "expiresAt", "message": "past"}])
     prefix = secrets.token_hex(6)
     full = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    key = ApiKey(id=new_id(), tenant_id=actor.tenant_id, name=name.strip(), prefix=prefix, key_hash=_key_hash(full),
-                 user_id=actor.user_id, permissions=sorted(set(permissions)), expires_at=expires_at)
+    key = ApiKey(
+        id=new_id(),
+        tenant_id=actor.tenant_id,
+        name=name.strip(),
+        prefix=prefix,
+        key_hash=_key_hash(full),
+        user_id=actor.user_id,
+        permissions=sorted(set(permissions)),
+        expires_at=expires_at,
+    )
     session.add(key)
     session.flush()
     return key, full
@@ -307,8 +376,14 @@ def authenticate_api_key(session: Session, full_key: str) -> Actor:
     # Key use is recorded at most once a minute per key (last_used_at and an audit entry).
     if get_redis().set(f"cf:key_used:{key.id}", "1", nx=True, ex=60):
         session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=func.now()))
-        record_auth_event(session, tenant_id=key.tenant_id, user_id=key.user_id, api_key_id=key.id,
-                          action="api_key_used", details={"prefix": key.prefix})
+        record_auth_event(
+            session,
+            tenant_id=key.tenant_id,
+            user_id=key.user_id,
+            api_key_id=key.id,
+            action="api_key_used",
+            details={"prefix": key.prefix},
+        )
     return actor
 
 
@@ -319,4 +394,3 @@ def tenant_of(session: Session, actor: Actor) -> Tenant:
 def permission_catalogue(session: Session) -> list[str]:
     rows = session.execute(select(Permission.resource, Permission.action).order_by(Permission.resource))
     return [f"{r}:{a}" for r, a in rows]
-

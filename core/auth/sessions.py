@@ -12,6 +12,7 @@ import json
 import secrets
 import time
 from dataclasses import dataclass
+from typing import cast
 from uuid import UUID
 
 from core.config import get_settings
@@ -54,8 +55,14 @@ def create(*, user_id: UUID, tenant_id: UUID, ip: str | None, user_agent: str | 
     """Start a session; returns (session id, first refresh token)."""
     session_id = secrets.token_urlsafe(16)
     now = time.time()
-    info = {"user_id": str(user_id), "tenant_id": str(tenant_id), "created_at": now, "last_used_at": now,
-            "ip": ip or "", "user_agent": (user_agent or "")[:300]}
+    info = {
+        "user_id": str(user_id),
+        "tenant_id": str(tenant_id),
+        "created_at": now,
+        "last_used_at": now,
+        "ip": ip or "",
+        "user_agent": (user_agent or "")[:300],
+    }
     token = secrets.token_urlsafe(48)
     r = get_redis()
     pipe = r.pipeline()
@@ -91,15 +98,25 @@ def rotate(refresh_token: str) -> tuple[SessionInfo, str]:
     """Exchange a refresh token for the next one (atomically). Reuse of a retired token revokes the family."""
     new_token = secrets.token_urlsafe(48)
     r = get_redis()
-    status, *rest = r.eval(_ROTATE, 3, _refresh_key(_hash(refresh_token)), "cf:session:",
-                           _refresh_key(_hash(new_token)), _ttl(), time.time())
+    status, *rest = cast(
+        list[str],
+        r.eval(
+            _ROTATE,
+            3,
+            _refresh_key(_hash(refresh_token)),
+            "cf:session:",
+            _refresh_key(_hash(new_token)),
+            _ttl(),
+            time.time(),
+        ),
+    )
     if status == "reused":
         info = get(rest[0])
         revoke(rest[0])
         raise AuthenticationFailed(
             "Refresh token already used; the session was revoked for safety. Log in again.",
-            code="REFRESH_TOKEN_REUSED", details={"userId": info.user_id if info else None,
-                                                  "tenantId": info.tenant_id if info else None},
+            code="REFRESH_TOKEN_REUSED",
+            details={"userId": info.user_id if info else None, "tenantId": info.tenant_id if info else None},
         )
     if status != "ok":
         raise AuthenticationFailed("Invalid or expired refresh token; log in again", code="INVALID_REFRESH_TOKEN")
@@ -110,18 +127,24 @@ def rotate(refresh_token: str) -> tuple[SessionInfo, str]:
 
 
 def get(session_id: str) -> SessionInfo | None:
-    data = get_redis().hgetall(_session_key(session_id))
+    data = cast(dict[str, str], get_redis().hgetall(_session_key(session_id)))
     if not data:
         return None
-    return SessionInfo(id=session_id, user_id=data["user_id"], tenant_id=data["tenant_id"],
-                       created_at=float(data["created_at"]), last_used_at=float(data["last_used_at"]),
-                       ip=data.get("ip") or None, user_agent=data.get("user_agent") or None)
+    return SessionInfo(
+        id=session_id,
+        user_id=data["user_id"],
+        tenant_id=data["tenant_id"],
+        created_at=float(data["created_at"]),
+        last_used_at=float(data["last_used_at"]),
+        ip=data.get("ip") or None,
+        user_agent=data.get("user_agent") or None,
+    )
 
 
 def list_for_user(user_id: UUID) -> list[SessionInfo]:
     r = get_redis()
     found = []
-    for session_id in sorted(r.smembers(_user_sessions_key(user_id))):
+    for session_id in sorted(cast(set[str], r.smembers(_user_sessions_key(user_id)))):
         info = get(session_id)
         if info is None:
             r.srem(_user_sessions_key(user_id), session_id)

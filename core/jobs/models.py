@@ -20,8 +20,13 @@ class Job(IdMixin, TenantMixin, TimestampMixin, Base):
     __owner_column__ = "created_by"
     __table_args__ = (
         Index("ix_jobs_tenant_created", "tenant_id", "created_at"),
-        Index("uq_jobs_tenant_dedupe", "tenant_id", "dedupe_key", unique=True,
-              postgresql_where=text("dedupe_key IS NOT NULL")),
+        Index(
+            "uq_jobs_tenant_dedupe",
+            "tenant_id",
+            "dedupe_key",
+            unique=True,
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+        ),
         CheckConstraint(f"status IN {JOB_STATUSES}", name="ck_jobs_status"),
         CheckConstraint("progress BETWEEN 0 AND 100", name="ck_jobs_progress"),
     )

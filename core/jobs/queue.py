@@ -56,8 +56,13 @@ SWEEP_TASK = "core.events.sweep"
 PERIODIC_TASKS = (RETRY_STALLED_TASK, SWEEP_TASK)
 SWEEP_EVERY_SECONDS = 10
 FETCH_POLL_SECONDS = 2.0
-THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
-              "VECLIB_MAXIMUM_THREADS")
+THREAD_ENV = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 TERMINAL = frozenset({"succeeded", "failed", "cancelled"})
 # A kind no handler is registered for (in this worker) is retried like a default handler's failure.
 _UNKNOWN_KIND = HandlerSpec("", lambda ctx: None, max_attempts=5, backoff_seconds=2.0)
@@ -76,8 +81,9 @@ _CANCEL = text("SELECT procrastinate_cancel_job_v1(:id, false, false)")
 def defer(session: Session, *, job_id: UUID, tenant_id: UUID, run_at: datetime | None = None) -> int:
     """Queue one run of Job `job_id` on the caller's session (same transaction); returns the queue id."""
     args = json.dumps({"job_id": str(job_id), "tenant_id": str(tenant_id)})
-    return int(session.execute(_DEFER, {"queue": QUEUE, "task": RUN_TASK, "args": args,
-                                        "scheduled_at": run_at}).scalar_one())
+    return int(
+        session.execute(_DEFER, {"queue": QUEUE, "task": RUN_TASK, "args": args, "scheduled_at": run_at}).scalar_one()
+    )
 
 
 def cancel_deferred(session: Session, queue_job_id: int) -> bool:
@@ -146,9 +152,7 @@ def _actor_for(session: Session, job: Job) -> Actor:
 def _start_attempt(job_id: UUID, tenant_id: UUID) -> tuple[JobContext, HandlerSpec] | None:
     """Mark the job running for a new attempt; None when there is nothing to run."""
     with _unit_of_work(Actor.system(tenant_id)) as session:
-        job = session.scalar(
-            select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id).with_for_update()
-        )
+        job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id).with_for_update())
         if job is None:
             logger.info("job %s: no longer exists; skipped", job_id)
             return None
@@ -167,8 +171,15 @@ def _start_attempt(job_id: UUID, tenant_id: UUID) -> tuple[JobContext, HandlerSp
         job.started_at = _now()
         job.finished_at = None
         session.flush()
-        ctx = JobContext(job_id=job.id, tenant_id=tenant_id, kind=job.kind, params=dict(job.params or {}),
-                         attempt=job.attempts, checkpoint=job.checkpoint, actor=_actor_for(session, job))
+        ctx = JobContext(
+            job_id=job.id,
+            tenant_id=tenant_id,
+            kind=job.kind,
+            params=dict(job.params or {}),
+            attempt=job.attempts,
+            checkpoint=job.checkpoint,
+            actor=_actor_for(session, job),
+        )
         return ctx, spec
 
 
@@ -177,8 +188,12 @@ def _finish(ctx: JobContext, **values: Any) -> bool:
     with _unit_of_work(Actor.system(ctx.tenant_id)) as session:
         result = session.execute(
             update(Job)
-            .where(Job.id == ctx.job_id, Job.tenant_id == ctx.tenant_id, Job.attempts == ctx.attempt,
-                   Job.status == "running")
+            .where(
+                Job.id == ctx.job_id,
+                Job.tenant_id == ctx.tenant_id,
+                Job.attempts == ctx.attempt,
+                Job.status == "running",
+            )
             .values(**values)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
@@ -203,14 +218,24 @@ def run_job(job_id: str, tenant_id: str) -> None:
             retry_in = spec.retry_in(ctx.attempt)
             message = _error_message(exc)
             final = retry_in is None
-            logger.warning("job %s (%s) attempt %s failed%s: %s", job_id, ctx.kind, ctx.attempt,
-                           "" if final else f", retrying in {retry_in:.1f}s", message, exc_info=exc)
-            if not _finish(ctx, status="failed" if final else "retrying", error=message,
-                           finished_at=_now() if final else None):
+            logger.warning(
+                "job %s (%s) attempt %s failed%s: %s",
+                job_id,
+                ctx.kind,
+                ctx.attempt,
+                "" if final else f", retrying in {retry_in:.1f}s",
+                message,
+                exc_info=exc,
+            )
+            if not _finish(
+                ctx,
+                status="failed" if final else "retrying",
+                error=message,
+                finished_at=_now() if final else None,
+            ):
                 return
             raise AttemptFailed(message, retry_in) from exc
-        _finish(ctx, status="succeeded", result=_json_result(result), progress=100, error=None,
-                finished_at=_now())
+        _finish(ctx, status="succeeded", result=_json_result(result), progress=100, error=None, finished_at=_now())
     finally:
         reset_context(token)
 
@@ -237,9 +262,16 @@ def dispatch_events(batch_size: int = 100) -> int:
             for row in rows:
                 for kind in subscribers(row.type):
                     bind_tenant(session, row.tenant_id)
-                    service.react(session, tenant_id=row.tenant_id, kind=kind, event_id=row.id,
-                                  event_type=row.type, entity_type=row.entity_type, entity_id=row.entity_id,
-                                  payload=row.payload)
+                    service.react(
+                        session,
+                        tenant_id=row.tenant_id,
+                        kind=kind,
+                        event_id=row.id,
+                        event_type=row.type,
+                        entity_type=row.entity_type,
+                        entity_id=row.entity_id,
+                        payload=row.payload,
+                    )
         total += len(rows)
         if len(rows) < batch_size:
             return total
@@ -265,8 +297,13 @@ async def retry_stalled(timestamp: int) -> int:
     manager = get_app().job_manager
     stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
     for job in stalled:
-        logger.warning("queue job %s (%s %s) of stalled worker %s: requeued", job.id, job.task_name,
-                       job.task_kwargs, job.worker_id)
+        logger.warning(
+            "queue job %s (%s %s) of stalled worker %s: requeued",
+            job.id,
+            job.task_name,
+            job.task_kwargs,
+            job.worker_id,
+        )
         await manager.retry_job(job)
     return len(stalled)
 
@@ -283,13 +320,14 @@ def get_app() -> procrastinate.App:
     """The procrastinate App on the app role's connection (built once, connects when opened)."""
     settings = get_settings()
     connector = procrastinate.PsycopgConnector(
-        conninfo=libpq_dsn(app_url()), min_size=1, max_size=max(settings.worker_concurrency, 2) + 4,
+        conninfo=libpq_dsn(app_url()),
+        min_size=1,
+        max_size=max(settings.worker_concurrency, 2) + 4,
         kwargs={"application_name": "clientforge-worker"},
     )
     app = procrastinate.App(connector=connector)
     app.task(name=RUN_TASK, queue=QUEUE, retry=_RunRetry(max_attempts=10, exponential_wait=2))(run_job)
-    app.task(name=DISPATCH_TASK, queue=QUEUE,
-             retry=RetryStrategy(max_attempts=8, exponential_wait=2))(dispatch)
+    app.task(name=DISPATCH_TASK, queue=QUEUE, retry=RetryStrategy(max_attempts=8, exponential_wait=2))(dispatch)
     sweep_task = app.task(name=SWEEP_TASK, queue=QUEUE)(sweep)
     app.periodic(cron=_every(SWEEP_EVERY_SECONDS))(sweep_task)
     stalled_task = app.task(name=RETRY_STALLED_TASK, queue=QUEUE)(retry_stalled)
@@ -325,8 +363,10 @@ def run_worker(concurrency: int | None = None) -> None:
     _limit_threads()
     settings = get_settings()
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=settings.log_level.upper(),
-                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if settings.log_level.upper() != "DEBUG":
+        # procrastinate logs every periodic deferral and job start at INFO; our runner logs what matters.
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
     registry.load_handler_modules()
     name = f"worker-{socket.gethostname()}-{os.getpid()}"
     get_app().run_worker(name=name, install_signal_handlers=True, **_worker_options(concurrency))
@@ -348,8 +388,11 @@ _PENDING = text(
 
 def _pending(within: float) -> int:
     with app_engine().connect() as conn:
-        return int(conn.execute(_PENDING, {"queue": QUEUE, "periodic": list(PERIODIC_TASKS),
-                                           "within": max(within, 0.0)}).scalar_one())
+        return int(
+            conn.execute(
+                _PENDING, {"queue": QUEUE, "periodic": list(PERIODIC_TASKS), "within": max(within, 0.0)}
+            ).scalar_one()
+        )
 
 
 def drain(max_seconds: float = 30.0, *, concurrency: int = 1) -> int:
@@ -364,8 +407,13 @@ def drain(max_seconds: float = 30.0, *, concurrency: int = 1) -> int:
     async def run() -> int:
         app = get_app()
         app.perform_import_paths()
-        options = {**_worker_options(concurrency), "wait": False, "listen_notify": False,
-                   "install_signal_handlers": False, "name": f"drain-{os.getpid()}"}
+        options = {
+            **_worker_options(concurrency),
+            "wait": False,
+            "listen_notify": False,
+            "install_signal_handlers": False,
+            "name": f"drain-{os.getpid()}",
+        }
         async with app.open_async():
             while True:
                 await _DrainWorker(app=app, **options).run()

@@ -65,9 +65,7 @@ class HandlerSpec:
 _handlers: dict[str, HandlerSpec] = {}
 
 
-def handler(
-    kind: str, *, max_attempts: int = 5, backoff_seconds: float = 2.0
-) -> Callable[[HandlerFn], HandlerFn]:
+def handler(kind: str, *, max_attempts: int = 5, backoff_seconds: float = 2.0) -> Callable[[HandlerFn], HandlerFn]:
     """Register `fn` as the handler of job `kind`; failed attempts are retried with exponential backoff
     (`backoff_seconds`, doubled each time) until `max_attempts` runs have failed."""
     if max_attempts < 1:
@@ -76,7 +74,9 @@ def handler(
     def register(fn: HandlerFn) -> HandlerFn:
         existing = _handlers.get(kind)
         same = existing is not None and (existing.fn.__module__, existing.fn.__qualname__) == (
-            fn.__module__, fn.__qualname__)
+            fn.__module__,
+            fn.__qualname__,
+        )
         if existing is not None and not same:
             raise ValueError(f"job kind {kind!r} already has a handler ({existing.fn.__module__})")
         _handlers[kind] = HandlerSpec(kind, fn, max_attempts, backoff_seconds)
@@ -138,11 +138,21 @@ class JobContext:
 
     def _fenced(self) -> Any:
         # Only the current attempt may write: a newer attempt has incremented `attempts`.
-        return update(Job).where(Job.id == self.job_id, Job.tenant_id == self.tenant_id,
-                                 Job.attempts == self.attempt, Job.status == "running")
+        return update(Job).where(
+            Job.id == self.job_id,
+            Job.tenant_id == self.tenant_id,
+            Job.attempts == self.attempt,
+            Job.status == "running",
+        )
 
-    def save(self, session: Session, *, checkpoint: dict[str, Any] | None = None, progress: int | None = None,
-             message: str | None = None) -> None:
+    def save(
+        self,
+        session: Session,
+        *,
+        checkpoint: dict[str, Any] | None = None,
+        progress: int | None = None,
+        message: str | None = None,
+    ) -> None:
         """Write checkpoint/progress/message in `session`'s transaction, i.e. atomically with the handler's
         effects: after a crash the job resumes exactly after the last committed batch.
 

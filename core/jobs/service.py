@@ -32,20 +32,39 @@ def _json(params: dict[str, Any] | None) -> dict[str, Any]:
     if params is None:
         return {}
     if not isinstance(params, dict):
-        raise ValidationFailed("Job params must be an object",
-                               details=[{"field": "params", "message": "not an object"}])
+        raise ValidationFailed(
+            "Job params must be an object", details=[{"field": "params", "message": "not an object"}]
+        )
     return json.loads(json.dumps(params, default=str))
 
 
-def _insert(session: Session, tenant_id: UUID, created_by: UUID | None, kind: str, params: dict[str, Any],
-            run_at: datetime | None, dedupe_key: str | None) -> Job:
+def _insert(
+    session: Session,
+    tenant_id: UUID,
+    created_by: UUID | None,
+    kind: str,
+    params: dict[str, Any],
+    run_at: datetime | None,
+    dedupe_key: str | None,
+) -> Job:
     job_id = new_id()
-    statement = insert(Job).values(
-        id=job_id, tenant_id=tenant_id, kind=kind, status="queued", progress=0, params=params, attempts=0,
-        dedupe_key=dedupe_key, created_by=created_by, run_at=run_at,
-    ).on_conflict_do_nothing(
-        index_elements=[Job.tenant_id, Job.dedupe_key], index_where=Job.dedupe_key.is_not(None)
-    ).returning(Job.id)
+    statement = (
+        insert(Job)
+        .values(
+            id=job_id,
+            tenant_id=tenant_id,
+            kind=kind,
+            status="queued",
+            progress=0,
+            params=params,
+            attempts=0,
+            dedupe_key=dedupe_key,
+            created_by=created_by,
+            run_at=run_at,
+        )
+        .on_conflict_do_nothing(index_elements=[Job.tenant_id, Job.dedupe_key], index_where=Job.dedupe_key.is_not(None))
+        .returning(Job.id)
+    )
     inserted = session.execute(statement).scalar_one_or_none()
     if inserted is None:
         existing = session.scalar(select(Job).where(Job.tenant_id == tenant_id, Job.dedupe_key == dedupe_key))
@@ -53,15 +72,26 @@ def _insert(session: Session, tenant_id: UUID, created_by: UUID | None, kind: st
             raise Conflict("A job with this dedupe key exists but is not visible")
         return existing
     queue_job_id = queue.defer(session, job_id=job_id, tenant_id=tenant_id, run_at=run_at)
-    session.execute(update(Job).where(Job.id == job_id).values(queue_job_id=queue_job_id)
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Job)
+        .where(Job.id == job_id)
+        .values(queue_job_id=queue_job_id)
+        .execution_options(synchronize_session=False)
+    )
     job = session.scalar(select(Job).where(Job.id == job_id).execution_options(populate_existing=True))
     assert job is not None
     return job
 
 
-def enqueue(session: Session, actor: Actor, kind: str, params: dict[str, Any] | None = None, *,
-            run_at: datetime | None = None, dedupe_key: str | None = None) -> Job:
+def enqueue(
+    session: Session,
+    actor: Actor,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    *,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> Job:
     """Create a job of `kind` in the caller's transaction: it runs only if that transaction commits.
 
     `run_at` (timezone-aware) delays it. With `dedupe_key`, enqueueing again in the same tenant returns the
@@ -70,24 +100,45 @@ def enqueue(session: Session, actor: Actor, kind: str, params: dict[str, Any] | 
     if registry.get_handler(kind) is None:
         registry.load_handler_modules()
         if registry.get_handler(kind) is None:
-            raise ValidationFailed(f"Unknown job kind '{kind}'",
-                                   details=[{"field": "kind", "message": "no handler is registered"}])
+            raise ValidationFailed(
+                f"Unknown job kind '{kind}'",
+                details=[{"field": "kind", "message": "no handler is registered"}],
+            )
     if run_at is not None and run_at.tzinfo is None:
-        raise ValidationFailed("run_at must include a timezone",
-                               details=[{"field": "runAt", "message": "timezone required"}])
+        raise ValidationFailed(
+            "run_at must include a timezone", details=[{"field": "runAt", "message": "timezone required"}]
+        )
     if dedupe_key is not None and not 0 < len(dedupe_key) <= 200:
-        raise ValidationFailed("dedupe_key must have 1 to 200 characters",
-                               details=[{"field": "dedupeKey", "message": "1 to 200 characters"}])
+        raise ValidationFailed(
+            "dedupe_key must have 1 to 200 characters",
+            details=[{"field": "dedupeKey", "message": "1 to 200 characters"}],
+        )
     return _insert(session, actor.tenant_id, actor.user_id, kind, _json(params), run_at, dedupe_key)
 
 
-def react(session: Session, *, tenant_id: UUID, kind: str, event_id: UUID, event_type: str,
-          entity_type: str | None, entity_id: UUID | None, payload: dict[str, Any] | None) -> Job:
+def react(
+    session: Session,
+    *,
+    tenant_id: UUID,
+    kind: str,
+    event_id: UUID,
+    event_type: str,
+    entity_type: str | None,
+    entity_id: UUID | None,
+    payload: dict[str, Any] | None,
+) -> Job:
     """The job of subscriber `kind` for one outbox event, at most one per (event, kind) however often the
     event is delivered. The kind is not checked against this process's handlers: a subscriber whose handler
     this process never imported still gets a visible job (which a worker that knows it runs, or fails)."""
-    params = _json({"event_id": event_id, "type": event_type, "entity_type": entity_type,
-                    "entity_id": entity_id, "payload": payload or {}})
+    params = _json(
+        {
+            "event_id": event_id,
+            "type": event_type,
+            "entity_type": entity_type,
+            "entity_id": entity_id,
+            "payload": payload or {},
+        }
+    )
     return _insert(session, tenant_id, None, kind, params, None, f"event:{event_id}:{kind}")
 
 
@@ -105,9 +156,7 @@ def list_jobs(session: Session, actor: Actor, *, limit: int = 50, offset: int = 
     actor.require("jobs", "read")
     statement = actor.readable(Job)
     total = session.scalar(select(func.count()).select_from(statement.subquery())) or 0
-    rows = session.scalars(
-        statement.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset)
-    )
+    rows = session.scalars(statement.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit).offset(offset))
     return list(rows), total
 
 
@@ -116,8 +165,10 @@ def cancel(session: Session, actor: Actor, job_id: UUID) -> Job:
     anyway sees the cancelled row and skips it."""
     job = get(session, actor, job_id)
     if not actor.can("jobs", "manage") and (actor.user_id is None or job.created_by != actor.user_id):
-        raise PermissionDenied("Only the job's creator or a jobs manager can cancel it",
-                               details={"required": "jobs:manage", "role": actor.role})
+        raise PermissionDenied(
+            "Only the job's creator or a jobs manager can cancel it",
+            details={"required": "jobs:manage", "role": actor.role},
+        )
     # Lock against a worker marking it running at the same moment.
     session.refresh(job, with_for_update=True)
     if job.status != "queued":

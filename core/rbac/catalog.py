@@ -50,25 +50,61 @@ _MANAGER = (
     | _grant(("pipelines", "custom_fields", "tags"), ("read",))
     | _grant(("tags",), ("create", "update"))
     | _grant(("reports", "dashboards"), (*CRUD, "export", "schedule"))
-    | {"forecasts:read", "forecasts:manage", "scores:read", "insights:read", "albedo:use", "warehouse:read",
-       "imports:read", "imports:create", "jobs:read", "users:read", "teams:read", "roles:read", "webhooks:read"}
+    | {
+        "forecasts:read",
+        "forecasts:manage",
+        "scores:read",
+        "insights:read",
+        "albedo:use",
+        "warehouse:read",
+        "imports:read",
+        "imports:create",
+        "jobs:read",
+        "users:read",
+        "teams:read",
+        "roles:read",
+        "webhooks:read",
+    }
 )
 _REP = (
     _grant(RECORDS, ("read", "create", "update"))
     | {"tasks:delete", "notes:delete", "activities:delete"}
     | _grant(("pipelines", "custom_fields", "tags", "reports", "dashboards"), ("read",))
-    | {"tags:create", "forecasts:read", "scores:read", "insights:read", "albedo:use", "jobs:read", "users:read",
-       "teams:read", "contacts:export", "imports:read", "imports:create", "contacts:import"}
+    | {
+        "tags:create",
+        "forecasts:read",
+        "scores:read",
+        "insights:read",
+        "albedo:use",
+        "jobs:read",
+        "users:read",
+        "teams:read",
+        "contacts:export",
+        "imports:read",
+        "imports:create",
+        "contacts:import",
+    }
 )
 _ANALYST = (
     _grant((*RECORDS, "pipelines", "custom_fields", "tags"), ("read",))
     | _grant(RECORDS, ("export",))
     | _grant(("reports", "dashboards"), (*CRUD, "export", "schedule"))
-    | {"forecasts:read", "scores:read", "insights:read", "albedo:use", "warehouse:read", "jobs:read", "users:read",
-       "teams:read"}
+    | {
+        "forecasts:read",
+        "scores:read",
+        "insights:read",
+        "albedo:use",
+        "warehouse:read",
+        "jobs:read",
+        "users:read",
+        "teams:read",
+    }
 )
 _READ_ONLY = _grant((*RECORDS, "pipelines", "custom_fields", "tags", "reports", "dashboards"), ("read",)) | {
-    "forecasts:read", "users:read", "teams:read"}
+    "forecasts:read",
+    "users:read",
+    "teams:read",
+}
 
 # name -> (description, record scope, permissions)
 SYSTEM_ROLES: dict[str, tuple[str, str, frozenset[str]]] = {

@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
-from core.errors import Conflict, NotFound, ValidationFailed
+from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.ids import new_id
 from core.rbac.catalog import ALL_PERMISSIONS, SYSTEM_ROLES
 from core.rbac.models import Permission, Role, RolePermission
@@ -36,6 +36,15 @@ def _validate_permissions(names: list[str]) -> set[str]:
     return set(names)
 
 
+def ensure_grantable(actor: Actor, names: set[str] | list[str], *, what: str = "grant") -> None:
+    """Nobody hands out more than they hold: no self-promotion through custom roles or role assignment."""
+    beyond = sorted(set(names) - actor.permissions)
+    if beyond:
+        raise PermissionDenied(
+            f"You cannot {what} permissions you do not hold: {', '.join(beyond)}", details={"notHeld": beyond}
+        )
+
+
 def _grant(session: Session, tenant_id: UUID, role_id: UUID, names: set[str]) -> None:
     ids = _permission_ids(session, names)
     missing = names - ids.keys()
@@ -46,9 +55,15 @@ def _grant(session: Session, tenant_id: UUID, role_id: UUID, names: set[str]) ->
 
 def create_system_roles(session: Session, tenant_id: UUID) -> dict[str, Role]:
     roles = {}
-    for name, (description, scope, perms) in SYSTEM_ROLES.items():
-        role = Role(id=new_id(), tenant_id=tenant_id, name=name, description=description, is_system_role=True,
-                    record_scope=scope)
+    for name, (description, scope, _) in SYSTEM_ROLES.items():
+        role = Role(
+            id=new_id(),
+            tenant_id=tenant_id,
+            name=name,
+            description=description,
+            is_system_role=True,
+            record_scope=scope,
+        )
         session.add(role)
         roles[name] = role
     session.flush()
@@ -94,10 +109,17 @@ def list_roles(session: Session, actor: Actor) -> list[Role]:
 def create(session: Session, actor: Actor, data: RoleCreate) -> Role:
     actor.require("roles", "manage")
     names = _validate_permissions(data.permissions)
+    ensure_grantable(actor, names)
     if session.scalar(select(Role.id).where(Role.tenant_id == actor.tenant_id, Role.name == data.name)):
         raise Conflict(f"A role named '{data.name}' already exists")
-    role = Role(id=new_id(), tenant_id=actor.tenant_id, name=data.name, description=data.description,
-                record_scope=data.record_scope, is_system_role=False)
+    role = Role(
+        id=new_id(),
+        tenant_id=actor.tenant_id,
+        name=data.name,
+        description=data.description,
+        record_scope=data.record_scope,
+        is_system_role=False,
+    )
     session.add(role)
     session.flush()
     _grant(session, actor.tenant_id, role.id, names)
@@ -117,6 +139,7 @@ def update(session: Session, actor: Actor, role_id: UUID, data: RoleUpdate) -> R
         role.record_scope = data.record_scope
     if data.permissions is not None:
         names = _validate_permissions(data.permissions)
+        ensure_grantable(actor, names | set(role_permissions(session, role.id)), what="change")
         session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
         _grant(session, actor.tenant_id, role.id, names)
         role.updated_at = func.now()  # a grant change is a change of the role (bumps version)
@@ -129,8 +152,9 @@ def delete_role(session: Session, actor: Actor, role_id: UUID) -> None:
     role = get(session, actor, role_id)
     if role.is_system_role:
         raise Conflict("System roles cannot be deleted")
-    in_use = session.scalar(select(func.count()).select_from(User).where(User.role_id == role.id,
-                                                                          User.deleted_at.is_(None)))
+    in_use = session.scalar(
+        select(func.count()).select_from(User).where(User.role_id == role.id, User.deleted_at.is_(None))
+    )
     if in_use:
         raise Conflict(f"Role '{role.name}' is assigned to {in_use} user(s); reassign them first")
     session.delete(role)

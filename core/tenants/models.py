@@ -18,9 +18,7 @@ class Tenant(IdMixin, TimestampMixin, SoftDeleteMixin, VersionMixin, Base):
         Index("uq_tenants_slug", "slug", unique=True),
         Index("ix_tenants_active", "is_active", postgresql_where=text("deleted_at IS NULL")),
         CheckConstraint("slug ~ '^[a-z0-9][a-z0-9-]{1,62}$'", name="ck_tenants_slug_format"),
-        CheckConstraint(
-            "plan IN ('starter', 'professional', 'business', 'enterprise')", name="ck_tenants_plan"
-        ),
+        CheckConstraint("plan IN ('starter', 'professional', 'business', 'enterprise')", name="ck_tenants_plan"),
         CheckConstraint("max_users > 0 AND max_storage_gb > 0", name="ck_tenants_limits_positive"),
     )
 

@@ -51,8 +51,12 @@ def create(session: Session, data: TenantCreate, *, hooks: list | None = None) -
     tenant_id = new_id()
     bind_tenant(session, tenant_id)
     tenant = Tenant(
-        id=tenant_id, name=data.name, slug=data.slug, plan=data.plan,
-        max_users=data.max_users or DEFAULT_MAX_USERS[data.plan], max_storage_gb=data.max_storage_gb,
+        id=tenant_id,
+        name=data.name,
+        slug=data.slug,
+        plan=data.plan,
+        max_users=data.max_users or DEFAULT_MAX_USERS[data.plan],
+        max_storage_gb=data.max_storage_gb,
         timezone=data.timezone,
     )
     session.add(tenant)
@@ -60,9 +64,15 @@ def create(session: Session, data: TenantCreate, *, hooks: list | None = None) -
     rbac.create_system_roles(session, tenant_id)
     system = Actor.system(tenant_id)
     admin, generated = users.create(
-        session, system,
-        UserCreate(email=data.admin_email, first_name=data.admin_first_name, last_name=data.admin_last_name,
-                   password=data.admin_password, role="admin"),
+        session,
+        system,
+        UserCreate(
+            email=data.admin_email,
+            first_name=data.admin_first_name,
+            last_name=data.admin_last_name,
+            password=data.admin_password,
+            role="admin",
+        ),
     )
     admin.is_verified = True
     for hook in hooks or []:

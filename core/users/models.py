@@ -13,7 +13,13 @@ from core.modeling import IdMixin, SoftDeleteMixin, TenantMixin, TimestampMixin,
 class Team(IdMixin, TenantMixin, TimestampMixin, SoftDeleteMixin, VersionMixin, Base):
     __tablename__ = "teams"
     __table_args__ = (
-        Index("uq_teams_tenant_name", "tenant_id", "name", unique=True, postgresql_where=text("deleted_at IS NULL")),
+        Index(
+            "uq_teams_tenant_name",
+            "tenant_id",
+            "name",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -27,7 +33,11 @@ class User(IdMixin, TenantMixin, TimestampMixin, SoftDeleteMixin, VersionMixin, 
     __tablename__ = "users"
     __table_args__ = (
         Index(
-            "uq_users_tenant_email", "tenant_id", "email", unique=True, postgresql_where=text("deleted_at IS NULL")
+            "uq_users_tenant_email",
+            "tenant_id",
+            "email",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_users_tenant_role", "tenant_id", "role_id"),
         Index("ix_users_tenant_team", "tenant_id", "team_id"),

@@ -26,8 +26,9 @@ def _values(user: User) -> dict:
     return {name: getattr(user, name) for name in UserRead.model_fields if name != "role"}
 
 
-def to_read(session: Session, user: User) -> UserRead:
-    role_name = session.scalar(select(Role.name).where(Role.id == user.role_id))
+def to_read(session: Session, user: User, role_name: str | None = None) -> UserRead:
+    if role_name is None:
+        role_name = session.scalar(select(Role.name).where(Role.id == user.role_id))
     return UserRead.model_validate({**_values(user), "role": role_name})
 
 
@@ -44,8 +45,9 @@ def get(session: Session, actor: Actor, user_id: UUID) -> User:
     return user
 
 
-def list_users(session: Session, actor: Actor, *, limit: int = 100, offset: int = 0,
-               include_inactive: bool = True) -> tuple[list[User], int]:
+def list_users(
+    session: Session, actor: Actor, *, limit: int = 100, offset: int = 0, include_inactive: bool = True
+) -> tuple[list[User], int]:
     actor.require("users", "read")
     statement = actor.readable(User)
     if not include_inactive:
@@ -56,9 +58,13 @@ def list_users(session: Session, actor: Actor, *, limit: int = 100, offset: int 
 
 
 def _check_team(session: Session, actor: Actor, team_id: UUID | None) -> None:
-    if team_id is not None and session.scalar(
-        select(Team.id).where(Team.tenant_id == actor.tenant_id, Team.id == team_id, Team.deleted_at.is_(None))
-    ) is None:
+    if (
+        team_id is not None
+        and session.scalar(
+            select(Team.id).where(Team.tenant_id == actor.tenant_id, Team.id == team_id, Team.deleted_at.is_(None))
+        )
+        is None
+    ):
         raise ValidationFailed("Unknown team", details=[{"field": "teamId", "message": "no such team"}])
 
 
@@ -71,29 +77,40 @@ def create(session: Session, actor: Actor, data: UserCreate) -> tuple[User, str 
         password = generated = passwords.generate_password()
     passwords.check_policy(password)
     role = rbac.get_by_name(session, actor, data.role)
+    rbac.ensure_grantable(actor, rbac.role_permissions(session, role.id), what="assign a role with")
     _check_team(session, actor, data.team_id)
     # Serialise user creation per tenant so the plan limit holds under concurrency.
     tenant = session.scalar(select(Tenant).where(Tenant.id == actor.tenant_id).with_for_update())
     if tenant is None:
         raise NotFound("Tenant not found")
     active = session.scalar(
-        select(func.count()).select_from(User).where(
-            User.tenant_id == actor.tenant_id, User.deleted_at.is_(None), User.is_active.is_(True)
-        )
+        select(func.count())
+        .select_from(User)
+        .where(User.tenant_id == actor.tenant_id, User.deleted_at.is_(None), User.is_active.is_(True))
     )
     if (active or 0) >= tenant.max_users:
         raise PlanLimitReached(
             f"Your {tenant.plan} plan allows {tenant.max_users} active users; deactivate a user or upgrade the plan",
             details={"maxUsers": tenant.max_users, "activeUsers": active},
         )
-    if session.scalar(select(User.id).where(User.tenant_id == actor.tenant_id, User.email == data.email,
-                                            User.deleted_at.is_(None))):
-        raise Conflict(f"A user with email {data.email} already exists",
-                       details=[{"field": "email", "message": "already in use"}])
+    if session.scalar(
+        select(User.id).where(User.tenant_id == actor.tenant_id, User.email == data.email, User.deleted_at.is_(None))
+    ):
+        raise Conflict(
+            f"A user with email {data.email} already exists",
+            details=[{"field": "email", "message": "already in use"}],
+        )
     user = User(
-        id=new_id(), tenant_id=actor.tenant_id, email=data.email, password_hash=passwords.hash_password(password),
-        first_name=data.first_name, last_name=data.last_name, role_id=role.id, team_id=data.team_id,
-        timezone=data.timezone, password_changed_at=datetime.now(UTC),
+        id=new_id(),
+        tenant_id=actor.tenant_id,
+        email=data.email,
+        password_hash=passwords.hash_password(password),
+        first_name=data.first_name,
+        last_name=data.last_name,
+        role_id=role.id,
+        team_id=data.team_id,
+        timezone=data.timezone,
+        password_changed_at=datetime.now(UTC),
     )
     session.add(user)
     session.flush()
@@ -109,6 +126,7 @@ def update(session: Session, actor: Actor, user_id: UUID, data: UserUpdate) -> U
         _check_team(session, actor, fields["team_id"])
     if data.role is not None:
         role = rbac.get_by_name(session, actor, data.role)
+        rbac.ensure_grantable(actor, rbac.role_permissions(session, role.id), what="assign a role with")
         if user.id == actor.user_id and role.name != "admin" and _is_last_admin(session, actor, user):
             raise Conflict("You are the last admin; make someone else admin first")
         user.role_id = role.id
@@ -124,9 +142,17 @@ def _is_last_admin(session: Session, actor: Actor, user: User) -> bool:
     admin_role = rbac.get_by_name(session, actor, "admin")
     if user.role_id != admin_role.id:
         return False
-    others = session.scalar(select(func.count()).select_from(User).where(
-        User.tenant_id == actor.tenant_id, User.role_id == admin_role.id, User.id != user.id,
-        User.deleted_at.is_(None), User.is_active.is_(True)))
+    others = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(
+            User.tenant_id == actor.tenant_id,
+            User.role_id == admin_role.id,
+            User.id != user.id,
+            User.deleted_at.is_(None),
+            User.is_active.is_(True),
+        )
+    )
     return not others
 
 
@@ -158,9 +184,13 @@ def list_teams(session: Session, actor: Actor) -> list[Team]:
 
 
 def _check_manager(session: Session, actor: Actor, manager_id: UUID | None) -> None:
-    if manager_id is not None and session.scalar(
-        select(User.id).where(User.tenant_id == actor.tenant_id, User.id == manager_id, User.deleted_at.is_(None))
-    ) is None:
+    if (
+        manager_id is not None
+        and session.scalar(
+            select(User.id).where(User.tenant_id == actor.tenant_id, User.id == manager_id, User.deleted_at.is_(None))
+        )
+        is None
+    ):
         raise ValidationFailed("Unknown manager", details=[{"field": "managerId", "message": "no such user"}])
 
 

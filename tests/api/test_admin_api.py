@@ -41,8 +41,13 @@ NEW_PASSWORD = "Amber-Glacier-73-Rowboat"
 def _add_job(world: TenantWorld, created_by=None, status: str = "queued") -> uuid.UUID:
     """A job row as the queue would leave it (no handler needed to look at it)."""
     with unit_of_work(world.admin) as session:
-        job = Job(id=new_id(), tenant_id=world.tenant_id, kind="imports.contacts", status=status,
-                  created_by=created_by or world.admin_id)
+        job = Job(
+            id=new_id(),
+            tenant_id=world.tenant_id,
+            kind="imports.contacts",
+            status=status,
+            created_by=created_by or world.admin_id,
+        )
         session.add(job)
         session.flush()
         return job.id
@@ -81,8 +86,12 @@ def worlds(api_app) -> Worlds:
     return found
 
 
-USER_BODY = {"email": "new-{n}@example.com", "firstName": "New", "lastName": "Person",
-             "password": NEW_PASSWORD}
+USER_BODY = {
+    "email": "new-{n}@example.com",
+    "firstName": "New",
+    "lastName": "Person",
+    "password": NEW_PASSWORD,
+}
 
 # (method, path, body, permission, a role of `home` without it)
 ENDPOINTS = [
@@ -165,20 +174,25 @@ def _away_snapshot(client, worlds, kind: str):
 def test_other_tenants_record_is_404_and_untouched(client, worlds, method, path, body, permission, role):
     kind = path.split("{")[1].split("}")[0]
     before = _away_snapshot(client, worlds, kind)
-    resp = client.request(method, _fill(path, worlds.away_ids), headers=worlds.headers["admin"],
-                          json=_body(body))
+    resp = client.request(method, _fill(path, worlds.away_ids), headers=worlds.headers["admin"], json=_body(body))
     assert_error(resp, 404, "NOT_FOUND")
     assert str(worlds.away_ids[kind]) not in resp.text
     assert worlds.away.slug not in resp.text and "Away" not in resp.text
     assert _away_snapshot(client, worlds, kind) == before
 
 
-@pytest.mark.parametrize("path, away_value", [
-    ("/users", lambda w: str(w.away_ids["user"])), ("/teams", lambda w: str(w.away_ids["team"])),
-    ("/roles", lambda w: str(w.away_ids["role"])), ("/api-keys", lambda w: str(w.away_ids["key"])),
-    ("/jobs", lambda w: str(w.away_ids["job"])), ("/audit-logs", lambda w: str(w.away.tenant_id)),
-    ("/tenant", lambda w: str(w.away.tenant_id)),
-])
+@pytest.mark.parametrize(
+    "path, away_value",
+    [
+        ("/users", lambda w: str(w.away_ids["user"])),
+        ("/teams", lambda w: str(w.away_ids["team"])),
+        ("/roles", lambda w: str(w.away_ids["role"])),
+        ("/api-keys", lambda w: str(w.away_ids["key"])),
+        ("/jobs", lambda w: str(w.away_ids["job"])),
+        ("/audit-logs", lambda w: str(w.away.tenant_id)),
+        ("/tenant", lambda w: str(w.away.tenant_id)),
+    ],
+)
 def test_reads_never_show_another_tenants_data(client, worlds, path, away_value):
     paged = path in ("/users", "/jobs", "/audit-logs")
     params = {"limit": 100} if paged else None
@@ -200,24 +214,39 @@ def test_audit_log_filtered_by_another_tenants_record_is_empty(client, worlds):
 def test_list_users_is_paginated(client, tenant, admin_headers):
     for _ in range(2):
         tenant.add_user("rep")
-    data, pagination = assert_paginated(client.get(f"{API}/users?page=1&limit=2", headers=admin_headers),
-                                        limit=2)
+    data, pagination = assert_paginated(client.get(f"{API}/users?page=1&limit=2", headers=admin_headers), limit=2)
     assert len(data) == 2
-    assert pagination == {"page": 1, "limit": 2, "total": 3, "totalPages": 2,
-                          "hasNext": True, "hasPrev": False}
-    data, pagination = assert_paginated(client.get(f"{API}/users?page=2&limit=2", headers=admin_headers),
-                                        page=2, limit=2)
+    assert pagination == {
+        "page": 1,
+        "limit": 2,
+        "total": 3,
+        "totalPages": 2,
+        "hasNext": True,
+        "hasPrev": False,
+    }
+    data, pagination = assert_paginated(
+        client.get(f"{API}/users?page=2&limit=2", headers=admin_headers), page=2, limit=2
+    )
     assert len(data) == 1 and pagination["hasPrev"] and not pagination["hasNext"]
-    data, pagination = assert_paginated(client.get(f"{API}/users?page=3&limit=2", headers=admin_headers),
-                                        page=3, limit=2)
+    data, pagination = assert_paginated(
+        client.get(f"{API}/users?page=3&limit=2", headers=admin_headers), page=3, limit=2
+    )
     assert data == [] and pagination["total"] == 3
 
 
 def test_create_user_is_201_with_location(client, shop, shop_admin):
     email = unique("sam") + "@example.com"
-    resp = client.post(f"{API}/users", headers=shop_admin, json={
-        "email": email.upper(), "firstName": "Sam", "lastName": "Stone", "password": NEW_PASSWORD,
-        "role": "manager"})
+    resp = client.post(
+        f"{API}/users",
+        headers=shop_admin,
+        json={
+            "email": email.upper(),
+            "firstName": "Sam",
+            "lastName": "Stone",
+            "password": NEW_PASSWORD,
+            "role": "manager",
+        },
+    )
     data = assert_success(resp, 201)
     assert resp.headers["location"] == f"/api/v1/users/{data['id']}"
     assert data["email"] == email and data["role"] == "manager"
@@ -230,8 +259,14 @@ def test_create_user_is_201_with_location(client, shop, shop_admin):
 
 def test_create_user_without_password_returns_a_generated_one_once(client, shop, shop_admin):
     email = unique("gen") + "@example.com"
-    data = assert_success(client.post(f"{API}/users", headers=shop_admin, json={
-        "email": email, "firstName": "Gen", "lastName": "Erated"}), 201)
+    data = assert_success(
+        client.post(
+            f"{API}/users",
+            headers=shop_admin,
+            json={"email": email, "firstName": "Gen", "lastName": "Erated"},
+        ),
+        201,
+    )
     assert len(data["generatedPassword"]) >= 12
     login(client, email, shop.slug, data["generatedPassword"])
     fetched = assert_success(client.get(f"{API}/users/{data['id']}", headers=shop_admin))
@@ -240,8 +275,11 @@ def test_create_user_without_password_returns_a_generated_one_once(client, shop,
 
 def test_create_user_with_weak_password_is_400(client, shop_admin):
     before = owner_count("users")
-    resp = client.post(f"{API}/users", headers=shop_admin, json={
-        "email": "weak@example.com", "firstName": "W", "lastName": "K", "password": "password"})
+    resp = client.post(
+        f"{API}/users",
+        headers=shop_admin,
+        json={"email": "weak@example.com", "firstName": "W", "lastName": "K", "password": "password"},
+    )
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert any("at least 12" in d["message"] for d in error["details"])
     assert owner_count("users") == before
@@ -250,10 +288,19 @@ def test_create_user_with_weak_password_is_400(client, shop_admin):
 def test_create_user_beyond_the_plans_max_users_is_403(client, make_tenant):
     small = make_tenant(plan="starter", max_users=2)
     headers = login_headers(client, small.admin_email, small.slug)
-    assert_success(client.post(f"{API}/users", headers=headers, json={
-        "email": "second@example.com", "firstName": "Two", "lastName": "Users"}), 201)
-    resp = client.post(f"{API}/users", headers=headers, json={
-        "email": "third@example.com", "firstName": "Three", "lastName": "Users"})
+    assert_success(
+        client.post(
+            f"{API}/users",
+            headers=headers,
+            json={"email": "second@example.com", "firstName": "Two", "lastName": "Users"},
+        ),
+        201,
+    )
+    resp = client.post(
+        f"{API}/users",
+        headers=headers,
+        json={"email": "third@example.com", "firstName": "Three", "lastName": "Users"},
+    )
     error = assert_error(resp, 403, "PLAN_LIMIT_REACHED")
     assert error["details"] == {"maxUsers": 2, "activeUsers": 2}
     assert owner_count("users", small.tenant_id) == 2
@@ -261,8 +308,11 @@ def test_create_user_beyond_the_plans_max_users_is_403(client, make_tenant):
 
 def test_create_user_with_duplicate_email_is_409(client, shop, shop_admin):
     before = owner_count("users", shop.tenant_id)
-    resp = client.post(f"{API}/users", headers=shop_admin, json={
-        "email": shop.admin_email.upper(), "firstName": "Dup", "lastName": "Licate"})
+    resp = client.post(
+        f"{API}/users",
+        headers=shop_admin,
+        json={"email": shop.admin_email.upper(), "firstName": "Dup", "lastName": "Licate"},
+    )
     error = assert_error(resp, 409, "CONFLICT")
     assert error["details"][0]["field"] == "email"
     assert owner_count("users", shop.tenant_id) == before
@@ -270,18 +320,30 @@ def test_create_user_with_duplicate_email_is_409(client, shop, shop_admin):
 
 def test_create_user_with_unknown_role_or_team_is_400(client, shop_admin):
     body = {"email": "r@example.com", "firstName": "R", "lastName": "S"}
-    error = assert_error(client.post(f"{API}/users", headers=shop_admin, json={**body, "role": "overlord"}),
-                         400, "VALIDATION_ERROR")
+    error = assert_error(
+        client.post(f"{API}/users", headers=shop_admin, json={**body, "role": "overlord"}),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert error["details"][0]["field"] == "role"
-    error = assert_error(client.post(f"{API}/users", headers=shop_admin,
-                                     json={**body, "teamId": str(uuid.uuid4())}), 400, "VALIDATION_ERROR")
+    error = assert_error(
+        client.post(f"{API}/users", headers=shop_admin, json={**body, "teamId": str(uuid.uuid4())}),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert error["details"][0]["field"] == "teamId"
 
 
 def test_non_latin_and_emoji_names_are_stored_intact(client, shop_admin):
     first, last = "Zoë 李小龍", "Đặng-Ørsted 🚀👩🏽‍💻"
-    data = assert_success(client.post(f"{API}/users", headers=shop_admin, json={
-        "email": unique("unicode") + "@example.com", "firstName": first, "lastName": last}), 201)
+    data = assert_success(
+        client.post(
+            f"{API}/users",
+            headers=shop_admin,
+            json={"email": unique("unicode") + "@example.com", "firstName": first, "lastName": last},
+        ),
+        201,
+    )
     assert (data["firstName"], data["lastName"]) == (first, last)
     fetched = assert_success(client.get(f"{API}/users/{data['id']}", headers=shop_admin))
     assert (fetched["firstName"], fetched["lastName"]) == (first, last)
@@ -293,8 +355,14 @@ def test_non_latin_and_emoji_names_are_stored_intact(client, shop_admin):
 def test_sql_looking_strings_are_stored_literally(client, shop, shop_admin):
     nasty, tautology = "Robert'); DROP TABLE users;--", "' OR '1'='1"
     before = owner_count("users", shop.tenant_id)
-    data = assert_success(client.post(f"{API}/users", headers=shop_admin, json={
-        "email": unique("bobby") + "@example.com", "firstName": nasty, "lastName": tautology}), 201)
+    data = assert_success(
+        client.post(
+            f"{API}/users",
+            headers=shop_admin,
+            json={"email": unique("bobby") + "@example.com", "firstName": nasty, "lastName": tautology},
+        ),
+        201,
+    )
     fetched = assert_success(client.get(f"{API}/users/{data['id']}", headers=shop_admin))
     assert (fetched["firstName"], fetched["lastName"]) == (nasty, tautology)
     assert owner_count("users", shop.tenant_id) == before + 1
@@ -305,8 +373,13 @@ def test_sql_looking_strings_are_stored_literally(client, shop, shop_admin):
 def test_patch_user_updates_and_bumps_the_version(client, shop, shop_admin):
     user_id = shop.add_user("rep")
     current = assert_success(client.get(f"{API}/users/{user_id}", headers=shop_admin))
-    data = assert_success(client.patch(f"{API}/users/{user_id}", headers=shop_admin, json={
-        "firstName": "Renamed", "role": "manager", "version": current["version"]}))
+    data = assert_success(
+        client.patch(
+            f"{API}/users/{user_id}",
+            headers=shop_admin,
+            json={"firstName": "Renamed", "role": "manager", "version": current["version"]},
+        )
+    )
     assert data["firstName"] == "Renamed" and data["role"] == "manager"
     assert data["version"] == current["version"] + 1
     assert data["updatedAt"] >= current["updatedAt"]
@@ -314,10 +387,10 @@ def test_patch_user_updates_and_bumps_the_version(client, shop, shop_admin):
 
 def test_patch_user_with_stale_version_is_409_with_current_version(client, shop, shop_admin):
     user_id = shop.add_user("rep")
-    first = assert_success(client.patch(f"{API}/users/{user_id}", headers=shop_admin,
-                                        json={"firstName": "First", "version": 1}))
-    resp = client.patch(f"{API}/users/{user_id}", headers=shop_admin,
-                        json={"firstName": "Lost", "version": 1})
+    first = assert_success(
+        client.patch(f"{API}/users/{user_id}", headers=shop_admin, json={"firstName": "First", "version": 1})
+    )
+    resp = client.patch(f"{API}/users/{user_id}", headers=shop_admin, json={"firstName": "Lost", "version": 1})
     error = assert_error(resp, 409, "VERSION_CONFLICT")
     assert error["details"] == {"currentVersion": first["version"]}
     assert assert_success(client.get(f"{API}/users/{user_id}", headers=shop_admin))["firstName"] == "First"
@@ -336,8 +409,10 @@ def test_delete_user_is_204_and_they_can_no_longer_log_in(client, shop, shop_adm
     resp = client.delete(f"{API}/users/{user_id}", headers=shop_admin)
     assert resp.status_code == 204 and resp.content == b""
     assert_error(client.get(f"{API}/users/{user_id}", headers=shop_admin), 404)
-    assert_error(client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD,
-                                                          "tenant": shop.slug}), 401)
+    assert_error(
+        client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD, "tenant": shop.slug}),
+        401,
+    )
     assert_error(client.get(f"{API}/auth/me", headers=bearer(rep["accessToken"])), 401, "ACCOUNT_INACTIVE")
 
 
@@ -351,17 +426,24 @@ def test_unknown_or_malformed_user_id(client, shop_admin):
 
 
 def test_team_lifecycle(client, shop, shop_admin):
-    resp = client.post(f"{API}/teams", headers=shop_admin,
-                       json={"name": unique("Field sales"), "description": "North",
-                             "managerId": str(shop.admin_id)})
+    resp = client.post(
+        f"{API}/teams",
+        headers=shop_admin,
+        json={"name": unique("Field sales"), "description": "North", "managerId": str(shop.admin_id)},
+    )
     team = assert_success(resp, 201)
     assert resp.headers["location"] == f"/api/v1/teams/{team['id']}"
     assert team["managerId"] == str(shop.admin_id) and team["description"] == "North"
     listed = assert_success(client.get(f"{API}/teams", headers=shop_admin))
     assert team["id"] in [t["id"] for t in listed]
     renamed = unique("Inside sales")
-    updated = assert_success(client.patch(f"{API}/teams/{team['id']}", headers=shop_admin,
-                                          json={"name": renamed, "version": team["version"]}))
+    updated = assert_success(
+        client.patch(
+            f"{API}/teams/{team['id']}",
+            headers=shop_admin,
+            json={"name": renamed, "version": team["version"]},
+        )
+    )
     assert updated["name"] == renamed and updated["version"] == team["version"] + 1
     member = shop.add_user("rep", team_id=uuid.UUID(team["id"]))
     resp = client.delete(f"{API}/teams/{team['id']}", headers=shop_admin)
@@ -383,15 +465,24 @@ def test_patch_team_with_stale_version_is_409(client, shop_admin):
     resp = client.post(f"{API}/teams", headers=shop_admin, json={"name": unique("Stale")})
     team = assert_success(resp, 201)
     assert_success(client.patch(f"{API}/teams/{team['id']}", headers=shop_admin, json={"description": "x"}))
-    error = assert_error(client.patch(f"{API}/teams/{team['id']}", headers=shop_admin,
-                                      json={"description": "y", "version": team["version"]}), 409,
-                         "VERSION_CONFLICT")
+    error = assert_error(
+        client.patch(
+            f"{API}/teams/{team['id']}",
+            headers=shop_admin,
+            json={"description": "y", "version": team["version"]},
+        ),
+        409,
+        "VERSION_CONFLICT",
+    )
     assert error["details"] == {"currentVersion": team["version"] + 1}
 
 
 def test_team_manager_from_another_tenant_is_refused(client, shop_admin, worlds):
-    resp = client.post(f"{API}/teams", headers=shop_admin,
-                       json={"name": unique("Poached"), "managerId": str(worlds.away.admin_id)})
+    resp = client.post(
+        f"{API}/teams",
+        headers=shop_admin,
+        json={"name": unique("Poached"), "managerId": str(worlds.away.admin_id)},
+    )
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert error["details"][0]["field"] == "managerId"
 
@@ -412,15 +503,27 @@ def test_permission_catalogue(client, shop_admin):
 
 
 def test_custom_role_lifecycle(client, shop_admin):
-    resp = client.post(f"{API}/roles", headers=shop_admin, json={
-        "name": unique("support"), "description": "Helps", "recordScope": "all",
-        "permissions": ["users:read", "contacts:read"]})
+    resp = client.post(
+        f"{API}/roles",
+        headers=shop_admin,
+        json={
+            "name": unique("support"),
+            "description": "Helps",
+            "recordScope": "all",
+            "permissions": ["users:read", "contacts:read"],
+        },
+    )
     role = assert_success(resp, 201)
     assert resp.headers["location"] == f"/api/v1/roles/{role['id']}"
     assert role["permissions"] == ["contacts:read", "users:read"] and not role["isSystemRole"]
     assert assert_success(client.get(resp.headers["location"], headers=shop_admin)) == role
-    updated = assert_success(client.patch(f"{API}/roles/{role['id']}", headers=shop_admin, json={
-        "permissions": ["contacts:read"], "version": role["version"]}))
+    updated = assert_success(
+        client.patch(
+            f"{API}/roles/{role['id']}",
+            headers=shop_admin,
+            json={"permissions": ["contacts:read"], "version": role["version"]},
+        )
+    )
     assert updated["permissions"] == ["contacts:read"] and updated["version"] > role["version"]
     resp = client.delete(f"{API}/roles/{role['id']}", headers=shop_admin)
     assert resp.status_code == 204 and resp.content == b""
@@ -429,8 +532,10 @@ def test_custom_role_lifecycle(client, shop_admin):
 
 def test_custom_role_grants_exactly_its_permissions(client, shop, shop_admin):
     name = unique("auditor")
-    assert_success(client.post(f"{API}/roles", headers=shop_admin, json={
-        "name": name, "permissions": ["audit_logs:read"]}), 201)
+    assert_success(
+        client.post(f"{API}/roles", headers=shop_admin, json={"name": name, "permissions": ["audit_logs:read"]}),
+        201,
+    )
     headers = login_headers(client, user_email(shop, name), shop.slug)
     assert_paginated(client.get(f"{API}/audit-logs", headers=headers))
     assert_error(client.get(f"{API}/users", headers=headers), 403)
@@ -439,8 +544,11 @@ def test_custom_role_grants_exactly_its_permissions(client, shop, shop_admin):
 def test_system_roles_cannot_be_changed_or_deleted(client, shop_admin):
     roles = assert_success(client.get(f"{API}/roles", headers=shop_admin))
     admin_role = next(r for r in roles if r["name"] == "admin")
-    assert_error(client.patch(f"{API}/roles/{admin_role['id']}", headers=shop_admin,
-                              json={"permissions": []}), 409, "CONFLICT")
+    assert_error(
+        client.patch(f"{API}/roles/{admin_role['id']}", headers=shop_admin, json={"permissions": []}),
+        409,
+        "CONFLICT",
+    )
     assert_error(client.delete(f"{API}/roles/{admin_role['id']}", headers=shop_admin), 409, "CONFLICT")
     roles_after = assert_success(client.get(f"{API}/roles", headers=shop_admin))
     assert next(r for r in roles_after if r["name"] == "admin") == admin_role
@@ -456,8 +564,15 @@ def test_role_in_use_cannot_be_deleted(client, shop, shop_admin):
 
 def test_role_with_unknown_permission_is_400(client, shop_admin):
     before = owner_count("roles")
-    error = assert_error(client.post(f"{API}/roles", headers=shop_admin, json={
-        "name": "wizard", "permissions": ["contacts:read", "magic:cast"]}), 400, "VALIDATION_ERROR")
+    error = assert_error(
+        client.post(
+            f"{API}/roles",
+            headers=shop_admin,
+            json={"name": "wizard", "permissions": ["contacts:read", "magic:cast"]},
+        ),
+        400,
+        "VALIDATION_ERROR",
+    )
     assert error["details"][0]["value"] == "magic:cast"
     assert owner_count("roles") == before
 
@@ -500,12 +615,21 @@ def test_api_key_authenticates(client, shop_admin, how):
 def test_api_key_permissions_limit_what_it_can_do(client, shop_admin):
     _, key = _create_key(client, shop_admin, ["users:read"])
     before = row_counts()
-    resp = client.post(f"{API}/users", headers=bearer(key["key"]), json={
-        "email": "bykey@example.com", "firstName": "By", "lastName": "Key"})
+    resp = client.post(
+        f"{API}/users",
+        headers=bearer(key["key"]),
+        json={"email": "bykey@example.com", "firstName": "By", "lastName": "Key"},
+    )
     error = assert_error(resp, 403, "FORBIDDEN")
     assert error["details"]["required"] == "users:manage"
-    assert_error(client.post(f"{API}/api-keys", headers=bearer(key["key"]),
-                             json={"name": "child", "permissions": ["users:read"]}), 403)
+    assert_error(
+        client.post(
+            f"{API}/api-keys",
+            headers=bearer(key["key"]),
+            json={"name": "child", "permissions": ["users:read"]},
+        ),
+        403,
+    )
     assert_error(client.get(f"{API}/teams", headers=bearer(key["key"])), 403)
     assert row_counts() == before
 
@@ -535,8 +659,7 @@ def test_api_key_cannot_exceed_its_creators_permissions(client, shop, shop_admin
     add_role(shop, name, ["api_keys:manage", "api_keys:read", "contacts:read"])
     headers = login_headers(client, user_email(shop, name), shop.slug)
     before = owner_count("api_keys")
-    resp = client.post(f"{API}/api-keys", headers=headers,
-                       json={"name": "x", "permissions": ["users:manage"]})
+    resp = client.post(f"{API}/api-keys", headers=headers, json={"name": "x", "permissions": ["users:manage"]})
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert "users:manage" in error["message"]
     resp = client.post(f"{API}/api-keys", headers=shop_admin, json={"name": "x", "permissions": ["nope:x"]})
@@ -547,8 +670,11 @@ def test_api_key_cannot_exceed_its_creators_permissions(client, shop, shop_admin
 
 
 def test_api_key_expiry_in_the_past_is_400(client, shop_admin):
-    resp = client.post(f"{API}/api-keys", headers=shop_admin, json={
-        "name": "old", "permissions": ["users:read"], "expiresAt": "2001-01-01T00:00:00Z"})
+    resp = client.post(
+        f"{API}/api-keys",
+        headers=shop_admin,
+        json={"name": "old", "permissions": ["users:read"], "expiresAt": "2001-01-01T00:00:00Z"},
+    )
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert error["details"][0]["field"] == "expiresAt"
 
@@ -564,20 +690,29 @@ def test_get_tenant_returns_this_workspace(client, shop, shop_admin):
 
 def test_patch_tenant_updates_name_and_settings(client, shop_admin):
     current = assert_success(client.get(f"{API}/tenant", headers=shop_admin))
-    data = assert_success(client.patch(f"{API}/tenant", headers=shop_admin, json={
-        "name": "Acme Ünited 🏭", "settings": {"currency": "EUR"}, "version": current["version"]}))
+    data = assert_success(
+        client.patch(
+            f"{API}/tenant",
+            headers=shop_admin,
+            json={"name": "Acme Ünited 🏭", "settings": {"currency": "EUR"}, "version": current["version"]},
+        )
+    )
     assert data["name"] == "Acme Ünited 🏭" and data["settings"] == {"currency": "EUR"}
     assert data["version"] == current["version"] + 1
-    error = assert_error(client.patch(f"{API}/tenant", headers=shop_admin, json={
-        "name": "Lost update", "version": current["version"]}), 409, "VERSION_CONFLICT")
+    error = assert_error(
+        client.patch(f"{API}/tenant", headers=shop_admin, json={"name": "Lost update", "version": current["version"]}),
+        409,
+        "VERSION_CONFLICT",
+    )
     assert error["details"] == {"currentVersion": data["version"]}
     assert assert_success(client.get(f"{API}/tenant", headers=shop_admin))["name"] == "Acme Ünited 🏭"
 
 
 @pytest.mark.parametrize("field, value", [("plan", "enterprise"), ("maxUsers", 100000), ("slug", "taken")])
 def test_tenant_plan_and_limits_cannot_be_changed_by_the_tenant(client, shop_admin, field, value):
-    error = assert_error(client.patch(f"{API}/tenant", headers=shop_admin, json={field: value}), 400,
-                         "VALIDATION_ERROR")
+    error = assert_error(
+        client.patch(f"{API}/tenant", headers=shop_admin, json={field: value}), 400, "VALIDATION_ERROR"
+    )
     assert error["details"][0]["field"] == field
 
 
@@ -585,11 +720,15 @@ def test_tenant_plan_and_limits_cannot_be_changed_by_the_tenant(client, shop_adm
 
 
 def test_audit_log_records_api_changes_with_request_context(client, shop_admin):
-    resp = client.post(f"{API}/teams", headers={**shop_admin, "X-Request-ID": "audit-trace-1"},
-                       json={"name": unique("Audited")})
+    resp = client.post(
+        f"{API}/teams",
+        headers={**shop_admin, "X-Request-ID": "audit-trace-1"},
+        json={"name": unique("Audited")},
+    )
     team = assert_success(resp, 201)
-    data, pagination = assert_paginated(client.get(
-        f"{API}/audit-logs", params={"entityType": "teams", "entityId": team["id"]}, headers=shop_admin))
+    data, pagination = assert_paginated(
+        client.get(f"{API}/audit-logs", params={"entityType": "teams", "entityId": team["id"]}, headers=shop_admin)
+    )
     assert pagination["total"] == 1
     entry = data[0]
     assert entry["action"] == "create" and entry["requestId"] == "audit-trace-1"
@@ -599,8 +738,9 @@ def test_audit_log_records_api_changes_with_request_context(client, shop_admin):
 
 def test_audit_log_lists_logins_newest_first_with_masked_emails(client, tenant, admin_headers):
     login(client, tenant.admin_email, tenant.slug)
-    data, pagination = assert_paginated(client.get(f"{API}/audit-logs?entityType=auth&action=login&limit=5",
-                                                   headers=admin_headers), limit=5)
+    data, pagination = assert_paginated(
+        client.get(f"{API}/audit-logs?entityType=auth&action=login&limit=5", headers=admin_headers), limit=5
+    )
     assert pagination["total"] == 2 and len(data) == 2
     assert data[0]["createdAt"] >= data[1]["createdAt"]
     assert all("***" in e["newValues"]["email"] and tenant.slug not in e["newValues"]["email"] for e in data)

@@ -122,8 +122,7 @@ def test_logout_all_ends_every_session(client, tenant):
 
 
 def test_me_returns_user_role_and_permissions(client, tenant):
-    data = assert_success(client.get(f"{API}/auth/me",
-                                     headers=login_headers(client, tenant.admin_email, tenant.slug)))
+    data = assert_success(client.get(f"{API}/auth/me", headers=login_headers(client, tenant.admin_email, tenant.slug)))
     assert data["user"]["email"] == tenant.admin_email
     assert data["role"] == "admin" and data["scope"] == "all"
     assert data["tenantId"] == str(tenant.tenant_id)
@@ -132,8 +131,9 @@ def test_me_returns_user_role_and_permissions(client, tenant):
 
 
 def test_me_for_a_rep_lists_only_rep_permissions(client, tenant):
-    data = assert_success(client.get(f"{API}/auth/me",
-                                     headers=login_headers(client, user_email(tenant, "rep"), tenant.slug)))
+    data = assert_success(
+        client.get(f"{API}/auth/me", headers=login_headers(client, user_email(tenant, "rep"), tenant.slug))
+    )
     assert data["role"] == "rep" and data["scope"] == "own"
     assert "contacts:read" in data["permissions"]
     assert "users:manage" not in data["permissions"]
@@ -169,10 +169,17 @@ def test_revoking_someone_elses_session_is_404_and_leaves_it(client, tenant):
     assert_success(client.get(f"{API}/auth/me", headers=bearer(rep["accessToken"])))
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/auth/me"), ("POST", "/auth/logout"), ("POST", "/auth/logout-all"), ("GET", "/auth/sessions"),
-    ("DELETE", "/auth/sessions/abc"), ("POST", "/auth/password"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/auth/me"),
+        ("POST", "/auth/logout"),
+        ("POST", "/auth/logout-all"),
+        ("GET", "/auth/sessions"),
+        ("DELETE", "/auth/sessions/abc"),
+        ("POST", "/auth/password"),
+    ],
+)
 def test_auth_endpoints_need_a_token(client, method, path):
     body = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD} if path == "/auth/password" else None
     resp = client.request(method, f"{API}{path}", json=body)
@@ -183,15 +190,17 @@ def test_auth_endpoints_need_a_token(client, method, path):
 # Password change -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("weak, reason", [
-    ("short", "at least 12 characters"),
-    ("alllowercaseletters", "uppercase"),
-    ("Password1234!", "too common"),
-])
+@pytest.mark.parametrize(
+    "weak, reason",
+    [
+        ("short", "at least 12 characters"),
+        ("alllowercaseletters", "uppercase"),
+        ("Password1234!", "too common"),
+    ],
+)
 def test_weak_or_common_new_password_is_400_with_reasons(client, tenant, weak, reason):
     headers = login_headers(client, tenant.admin_email, tenant.slug)
-    resp = client.post(f"{API}/auth/password", headers=headers,
-                       json={"currentPassword": PASSWORD, "newPassword": weak})
+    resp = client.post(f"{API}/auth/password", headers=headers, json={"currentPassword": PASSWORD, "newPassword": weak})
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert any(reason in d["message"] for d in error["details"]), error
     login(client, tenant.admin_email, tenant.slug)  # the old password still works
@@ -199,8 +208,11 @@ def test_weak_or_common_new_password_is_400_with_reasons(client, tenant, weak, r
 
 def test_wrong_current_password_is_400(client, tenant):
     headers = login_headers(client, tenant.admin_email, tenant.slug)
-    resp = client.post(f"{API}/auth/password", headers=headers,
-                       json={"currentPassword": "Not-The-Password-1", "newPassword": NEW_PASSWORD})
+    resp = client.post(
+        f"{API}/auth/password",
+        headers=headers,
+        json={"currentPassword": "Not-The-Password-1", "newPassword": NEW_PASSWORD},
+    )
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert error["details"][0]["field"] == "currentPassword"
     login(client, tenant.admin_email, tenant.slug)
@@ -209,8 +221,11 @@ def test_wrong_current_password_is_400(client, tenant):
 def test_password_change_keeps_this_session_and_ends_the_others(client, tenant):
     other = login(client, tenant.admin_email, tenant.slug)
     mine = login(client, tenant.admin_email, tenant.slug)
-    resp = client.post(f"{API}/auth/password", headers=bearer(mine["accessToken"]),
-                       json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD})
+    resp = client.post(
+        f"{API}/auth/password",
+        headers=bearer(mine["accessToken"]),
+        json={"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD},
+    )
     assert assert_success(resp) == {"sessionsEnded": 1}
     assert_success(client.get(f"{API}/auth/me", headers=bearer(mine["accessToken"])))
     assert_error(client.get(f"{API}/auth/me", headers=bearer(other["accessToken"])), 401)
@@ -224,9 +239,19 @@ def test_password_change_keeps_this_session_and_ends_the_others(client, tenant):
 def _claims(world, **overrides):
     settings = get_settings()
     now = datetime.now(UTC)
-    return {"sub": str(world.admin_id), "tid": str(world.tenant_id), "sid": "forged", "role": "admin",
-            "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "iat": now, "nbf": now,
-            "exp": now + timedelta(minutes=5), "typ": "access", **overrides}
+    return {
+        "sub": str(world.admin_id),
+        "tid": str(world.tenant_id),
+        "sid": "forged",
+        "role": "admin",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=5),
+        "typ": "access",
+        **overrides,
+    }
 
 
 def _tampered(client, world):
@@ -256,18 +281,27 @@ def _wrong_secret(client, world):
     return jwt.encode(_claims(world, sid=session_id), other_secret, algorithm="HS256")
 
 
-@pytest.mark.parametrize("make_token, code", [
-    (_tampered, "INVALID_TOKEN"), (_alg_none, "INVALID_TOKEN"), (_expired, "TOKEN_EXPIRED"),
-    (_wrong_secret, "INVALID_TOKEN"), (lambda c, w: "not-a-jwt", "INVALID_TOKEN"),
-])
+@pytest.mark.parametrize(
+    "make_token, code",
+    [
+        (_tampered, "INVALID_TOKEN"),
+        (_alg_none, "INVALID_TOKEN"),
+        (_expired, "TOKEN_EXPIRED"),
+        (_wrong_secret, "INVALID_TOKEN"),
+        (lambda c, w: "not-a-jwt", "INVALID_TOKEN"),
+    ],
+)
 def test_bad_token_is_401_and_changes_nothing(client, tenant, make_token, code):
     headers = bearer(make_token(client, tenant))
     before = row_counts()
     for method, path, body in [
         ("GET", "/auth/me", None),
         ("POST", "/teams", {"name": "Forged team"}),
-        ("POST", "/users", {"email": "forged@example.com", "firstName": "F", "lastName": "G",
-                            "password": NEW_PASSWORD}),
+        (
+            "POST",
+            "/users",
+            {"email": "forged@example.com", "firstName": "F", "lastName": "G", "password": NEW_PASSWORD},
+        ),
     ]:
         resp = client.request(method, f"{API}{path}", headers=headers, json=body)
         assert_error(resp, 401, code)

@@ -139,9 +139,14 @@ def test_cors_allows_configured_origin(client):
 
 def test_cors_preflight_for_configured_origin(client):
     origin = get_settings().cors_origins[0]
-    resp = client.options(f"{API}/users", headers={
-        "Origin": origin, "Access-Control-Request-Method": "POST",
-        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    resp = client.options(
+        f"{API}/users",
+        headers={
+            "Origin": origin,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Authorization, Content-Type",
+        },
+    )
     assert resp.status_code == 200
     assert resp.headers["access-control-allow-origin"] == origin
     assert "POST" in resp.headers["access-control-allow-methods"]
@@ -151,8 +156,10 @@ def test_cors_ignores_foreign_origin(client):
     resp = client.get("/health", headers={"Origin": "https://evil.example.net"})
     assert resp.status_code == 200
     assert "access-control-allow-origin" not in resp.headers
-    preflight = client.options(f"{API}/users", headers={
-        "Origin": "https://evil.example.net", "Access-Control-Request-Method": "POST"})
+    preflight = client.options(
+        f"{API}/users",
+        headers={"Origin": "https://evil.example.net", "Access-Control-Request-Method": "POST"},
+    )
     assert "access-control-allow-origin" not in preflight.headers
 
 
@@ -183,11 +190,20 @@ def test_openapi_document_lists_routes_and_bearer_scheme(client):
     _resolve_refs(spec, spec)
     paths = spec["paths"]
     for path, method in [
-        ("/api/v1/auth/login", "post"), ("/api/v1/auth/refresh", "post"), ("/api/v1/auth/me", "get"),
-        ("/api/v1/users", "get"), ("/api/v1/users", "post"), ("/api/v1/users/{user_id}", "patch"),
-        ("/api/v1/teams/{team_id}", "delete"), ("/api/v1/roles", "post"), ("/api/v1/api-keys", "post"),
-        ("/api/v1/tenant", "patch"), ("/api/v1/audit-logs", "get"), ("/api/v1/jobs/{job_id}", "get"),
-        ("/health", "get"), ("/ready", "get"),
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/auth/refresh", "post"),
+        ("/api/v1/auth/me", "get"),
+        ("/api/v1/users", "get"),
+        ("/api/v1/users", "post"),
+        ("/api/v1/users/{user_id}", "patch"),
+        ("/api/v1/teams/{team_id}", "delete"),
+        ("/api/v1/roles", "post"),
+        ("/api/v1/api-keys", "post"),
+        ("/api/v1/tenant", "patch"),
+        ("/api/v1/audit-logs", "get"),
+        ("/api/v1/jobs/{job_id}", "get"),
+        ("/health", "get"),
+        ("/ready", "get"),
     ]:
         assert method in paths.get(path, {}), f"{method.upper()} {path} missing from OpenAPI"
     schemes = spec["components"]["securitySchemes"]
@@ -222,8 +238,11 @@ def test_docs_are_served_offline_from_our_own_static_files(client):
 
 def test_malformed_json_is_400_validation_error_and_changes_nothing(client, shop_admin):
     before = row_counts()
-    resp = client.post(f"{API}/teams", content=b'{"name": "Broken",', headers={
-        **shop_admin, "Content-Type": "application/json"})
+    resp = client.post(
+        f"{API}/teams",
+        content=b'{"name": "Broken",',
+        headers={**shop_admin, "Content-Type": "application/json"},
+    )
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert "JSON" in error["message"]
     assert row_counts() == before
@@ -231,8 +250,11 @@ def test_malformed_json_is_400_validation_error_and_changes_nothing(client, shop
 
 def test_wrong_types_are_400_naming_the_fields(client, shop_admin):
     before = row_counts()
-    resp = client.post(f"{API}/users", headers=shop_admin, json={
-        "email": "types@example.com", "firstName": ["A"], "lastName": "B", "teamId": "not-a-uuid"})
+    resp = client.post(
+        f"{API}/users",
+        headers=shop_admin,
+        json={"email": "types@example.com", "firstName": ["A"], "lastName": "B", "teamId": "not-a-uuid"},
+    )
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert {d["field"] for d in error["details"]} == {"firstName", "teamId"}
     assert "firstName" in error["message"] and "teamId" in error["message"]
@@ -248,8 +270,9 @@ def test_wrong_query_types_are_400_naming_the_parameter(client, shop_admin):
 
 def test_unknown_fields_are_400_naming_them_and_change_nothing(client, shop_admin):
     before = row_counts()
-    resp = client.post(f"{API}/teams", headers=shop_admin,
-                       json={"name": unique("Sneaky"), "isAdmin": True, "tenantId": "x"})
+    resp = client.post(
+        f"{API}/teams", headers=shop_admin, json={"name": unique("Sneaky"), "isAdmin": True, "tenantId": "x"}
+    )
     error = assert_error(resp, 400, "VALIDATION_ERROR")
     assert {d["field"] for d in error["details"]} == {"isAdmin", "tenantId"}
     assert all("unknown field" in d["message"] for d in error["details"])
@@ -269,8 +292,7 @@ def small_body_client(settings_env):
 def test_oversized_body_is_413_and_changes_nothing(small_body_client, shop_admin):
     headers = shop_admin
     before = row_counts()
-    resp = small_body_client.post(f"{API}/teams", headers=headers,
-                                  json={"name": "Big", "description": "x" * 1000})
+    resp = small_body_client.post(f"{API}/teams", headers=headers, json={"name": "Big", "description": "x" * 1000})
     error = assert_error(resp, 413, "PAYLOAD_TOO_LARGE")
     assert "512" in error["message"]
     assert resp.headers["x-content-type-options"] == "nosniff"
@@ -283,8 +305,9 @@ def test_oversized_streamed_body_without_length_is_413(small_body_client, shop_a
     headers = shop_admin
     before = row_counts()
     chunks = [b'{"name": "Streamed", "description": "', b"x" * 400, b"x" * 400, b'"}']
-    resp = small_body_client.post(f"{API}/teams", headers={**headers, "Content-Type": "application/json"},
-                                  content=iter(chunks))
+    resp = small_body_client.post(
+        f"{API}/teams", headers={**headers, "Content-Type": "application/json"}, content=iter(chunks)
+    )
     assert "content-length" not in resp.request.headers
     assert_error(resp, 413, "PAYLOAD_TOO_LARGE")
     assert row_counts() == before

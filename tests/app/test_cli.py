@@ -42,9 +42,24 @@ def assert_one_line_error(result, *fragments: str) -> str:  # noqa: ANN001
 def test_tenant_create_prints_a_generated_password_once_and_it_logs_in() -> None:
     slug = new_slug()
     email = f"boss@{slug}.example.com"
-    result = invoke("tenant", "create", "--name", "Acme Ltd", "--slug", slug, "--plan", "business",
-                    "--max-users", "7", "--admin-email", email, "--admin-first-name", "Ada",
-                    "--admin-last-name", "Lovelace")
+    result = invoke(
+        "tenant",
+        "create",
+        "--name",
+        "Acme Ltd",
+        "--slug",
+        slug,
+        "--plan",
+        "business",
+        "--max-users",
+        "7",
+        "--admin-email",
+        email,
+        "--admin-first-name",
+        "Ada",
+        "--admin-last-name",
+        "Lovelace",
+    )
     assert result.exit_code == 0, result.output
     assert f"slug {slug}, plan business, up to 7 users" in result.stdout
     passwords = PASSWORD_LINE.findall(result.stdout)
@@ -55,8 +70,18 @@ def test_tenant_create_prints_a_generated_password_once_and_it_logs_in() -> None
 
 def test_tenant_create_with_a_chosen_password_prints_no_password() -> None:
     slug = new_slug()
-    result = invoke("tenant", "create", "--name", "Chosen", "--slug", slug, "--admin-email", f"a@{slug}.io",
-                    "--admin-password", PASSWORD)
+    result = invoke(
+        "tenant",
+        "create",
+        "--name",
+        "Chosen",
+        "--slug",
+        slug,
+        "--admin-email",
+        f"a@{slug}.io",
+        "--admin-password",
+        PASSWORD,
+    )
     assert result.exit_code == 0, result.output
     assert PASSWORD not in result.output
     assert not PASSWORD_LINE.search(result.output)
@@ -64,15 +89,17 @@ def test_tenant_create_with_a_chosen_password_prints_no_password() -> None:
 
 
 def test_duplicate_slug_is_a_one_line_error(tenant: TenantWorld) -> None:
-    result = invoke("tenant", "create", "--name", "Again", "--slug", tenant.slug,
-                    "--admin-email", "x@example.com")
+    result = invoke("tenant", "create", "--name", "Again", "--slug", tenant.slug, "--admin-email", "x@example.com")
     assert_one_line_error(result, f"'{tenant.slug}' already exists")
 
 
 @pytest.mark.parametrize(
     ("option", "value", "fragment"),
-    [("--slug", "Not A Slug!", "--slug"), ("--plan", "platinum", "--plan"),
-     ("--admin-email", "nope", "--admin-email")],
+    [
+        ("--slug", "Not A Slug!", "--slug"),
+        ("--plan", "platinum", "--plan"),
+        ("--admin-email", "nope", "--admin-email"),
+    ],
 )
 def test_invalid_tenant_input_names_the_option(option: str, value: str, fragment: str) -> None:
     args = {"--name": "Bad", "--slug": new_slug(), "--admin-email": "ok@example.com", option: value}
@@ -82,8 +109,18 @@ def test_invalid_tenant_input_names_the_option(option: str, value: str, fragment
 
 def test_weak_admin_password_is_refused() -> None:
     slug = new_slug()
-    result = invoke("tenant", "create", "--name", "Weak", "--slug", slug, "--admin-email", "a@example.com",
-                    "--admin-password", "password")
+    result = invoke(
+        "tenant",
+        "create",
+        "--name",
+        "Weak",
+        "--slug",
+        slug,
+        "--admin-email",
+        "a@example.com",
+        "--admin-password",
+        "password",
+    )
     assert_one_line_error(result, "at least 12 characters")
     with unit_of_work() as session:
         from core.tenants import service as tenants
@@ -93,8 +130,20 @@ def test_weak_admin_password_is_refused() -> None:
 
 def test_user_create_prints_a_generated_password_that_logs_in(tenant: TenantWorld) -> None:
     email = f"rep-{secrets.token_hex(3)}@{tenant.slug}.example.com"
-    result = invoke("user", "create", "--tenant", tenant.slug, "--email", email, "--first-name", "Rita",
-                    "--last-name", "Rep", "--role", "manager")
+    result = invoke(
+        "user",
+        "create",
+        "--tenant",
+        tenant.slug,
+        "--email",
+        email,
+        "--first-name",
+        "Rita",
+        "--last-name",
+        "Rep",
+        "--role",
+        "manager",
+    )
     assert result.exit_code == 0, result.output
     assert f"Created user {email} (manager)" in result.stdout
     passwords = PASSWORD_LINE.findall(result.stdout)
@@ -109,8 +158,22 @@ def test_user_create_with_a_password_and_a_team(tenant: TenantWorld) -> None:
         team = users.create_team(session, tenant.admin, TeamCreate(name="North"))
         team_id = team.id
     email = f"north@{tenant.slug}.example.com"
-    result = invoke("user", "create", "--tenant", tenant.slug, "--email", email, "--first-name", "Nora",
-                    "--last-name", "North", "--team", "North", "--password", PASSWORD)
+    result = invoke(
+        "user",
+        "create",
+        "--tenant",
+        tenant.slug,
+        "--email",
+        email,
+        "--first-name",
+        "Nora",
+        "--last-name",
+        "North",
+        "--team",
+        "North",
+        "--password",
+        PASSWORD,
+    )
     assert result.exit_code == 0, result.output
     assert not PASSWORD_LINE.search(result.output)
     pair = auth.login_committing_failures(email=email, password=PASSWORD, tenant_slug=tenant.slug)
@@ -119,8 +182,20 @@ def test_user_create_with_a_password_and_a_team(tenant: TenantWorld) -> None:
 
 def test_user_create_with_an_unknown_role_is_a_one_line_error(tenant: TenantWorld) -> None:
     email = f"wiz@{tenant.slug}.example.com"
-    result = invoke("user", "create", "--tenant", tenant.slug, "--email", email, "--first-name", "W",
-                    "--last-name", "Izard", "--role", "wizard")
+    result = invoke(
+        "user",
+        "create",
+        "--tenant",
+        tenant.slug,
+        "--email",
+        email,
+        "--first-name",
+        "W",
+        "--last-name",
+        "Izard",
+        "--role",
+        "wizard",
+    )
     assert_one_line_error(result, "Unknown role 'wizard'")
     with pytest.raises(AuthenticationFailed):
         auth.login_committing_failures(email=email, password=PASSWORD, tenant_slug=tenant.slug)
@@ -135,8 +210,12 @@ def test_user_create_with_an_unknown_role_is_a_one_line_error(tenant: TenantWorl
     ],
 )
 def test_user_create_errors(tenant: TenantWorld, args: list[str], fragment: str) -> None:
-    options = {"--tenant": tenant.slug, "--email": f"u@{tenant.slug}.example.com", "--first-name": "U",
-               "--last-name": "Ser"}
+    options = {
+        "--tenant": tenant.slug,
+        "--email": f"u@{tenant.slug}.example.com",
+        "--first-name": "U",
+        "--last-name": "Ser",
+    }
     options.update(dict(zip(args[::2], args[1::2], strict=True)))
     result = invoke("user", "create", *[x for pair in options.items() for x in pair])
     assert_one_line_error(result, fragment)
@@ -144,8 +223,18 @@ def test_user_create_errors(tenant: TenantWorld, args: list[str], fragment: str)
 
 def test_plan_limit_is_reported(make_tenant) -> None:  # noqa: ANN001
     small = make_tenant(plan="starter", max_users=1)
-    result = invoke("user", "create", "--tenant", small.slug, "--email", f"two@{small.slug}.example.com",
-                    "--first-name", "Two", "--last-name", "Many")
+    result = invoke(
+        "user",
+        "create",
+        "--tenant",
+        small.slug,
+        "--email",
+        f"two@{small.slug}.example.com",
+        "--first-name",
+        "Two",
+        "--last-name",
+        "Many",
+    )
     assert_one_line_error(result, "allows 1 active users")
 
 

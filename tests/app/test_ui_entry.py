@@ -20,8 +20,9 @@ def test_home_page_says_what_clientforge_is_and_links_the_api_docs() -> None:
     assert any("/api/v1/docs" in caption.value for caption in at.caption)
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app" / "main.py"],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "pages").glob("*.py")) + [ROOT / "app" / "main.py"], ids=lambda p: p.name
+)
 def test_ui_scripts_do_not_import_sql_drivers_or_the_api(path: Path) -> None:
     imported = set()
     for node in ast.walk(ast.parse(path.read_text())):

@@ -56,8 +56,7 @@ def test_create_update_soft_delete_and_hard_delete_are_audited_with_actor_and_co
     admin = tenant.admin
     with request_context():
         with unit_of_work(admin) as session:
-            team = users.create_team(session, admin,
-                                     TeamCreate(name="Enterprise", description="Big accounts"))
+            team = users.create_team(session, admin, TeamCreate(name="Enterprise", description="Big accounts"))
         with unit_of_work(admin) as session:
             users.update_team(session, admin, team.id, TeamUpdate(name="Enterprise EMEA"))
         with unit_of_work(admin) as session:
@@ -100,8 +99,7 @@ def test_raw_sql_and_bulk_statements_write_one_audit_row_per_row(tenant):
     with unit_of_work(admin) as session:
         one = users.create_team(session, admin, TeamCreate(name="One"))
     with unit_of_work(admin) as session:
-        result = session.execute(text("UPDATE teams SET description = 'set by raw SQL' WHERE id = :id"),
-                                 {"id": one.id})
+        result = session.execute(text("UPDATE teams SET description = 'set by raw SQL' WHERE id = :id"), {"id": one.id})
         assert result.rowcount == 1
     raw = trail(tenant.tenant_id, entity_id=one.id, action="update")
     assert len(raw) == 1
@@ -112,8 +110,10 @@ def test_raw_sql_and_bulk_statements_write_one_audit_row_per_row(tenant):
     ids = [new_id() for _ in range(3)]
     with unit_of_work(admin) as session:
         session.execute(
-            text("INSERT INTO teams (id, tenant_id, name) VALUES (:a, :t, 'Bulk A'), (:b, :t, 'Bulk B'),"
-                 " (:c, :t, 'Bulk C')"),
+            text(
+                "INSERT INTO teams (id, tenant_id, name) VALUES (:a, :t, 'Bulk A'), (:b, :t, 'Bulk B'),"
+                " (:c, :t, 'Bulk C')"
+            ),
             {"a": ids[0], "b": ids[1], "c": ids[2], "t": tenant.tenant_id},
         )
     with unit_of_work(admin) as session:
@@ -123,8 +123,11 @@ def test_raw_sql_and_bulk_statements_write_one_audit_row_per_row(tenant):
         deleted = session.execute(text("DELETE FROM teams WHERE name LIKE 'Bulk %'"))
         assert deleted.rowcount == 3
 
-    expectations = (("create", None, "Bulk"), ("update", {"description": None}, {"description": "bulk"}),
-                    ("hard_delete", "Bulk", None))
+    expectations = (
+        ("create", None, "Bulk"),
+        ("update", {"description": None}, {"description": "bulk"}),
+        ("hard_delete", "Bulk", None),
+    )
     for action, old, new in expectations:
         rows = [r for r in trail(tenant.tenant_id, entity_type="teams", action=action) if r.entity_id in ids]
         assert sorted(r.entity_id for r in rows) == sorted(ids), action
@@ -145,14 +148,19 @@ def test_password_and_key_hashes_never_reach_the_audit_trail(tenant):
         auth.change_password(session, admin, current_password=PASSWORD, new_password="Another-Long-Pass-77")
         key, full_key = auth.create_api_key(session, admin, name="warehouse", permissions=["contacts:read"])
     with owner_engine().connect() as conn:
-        hashes = conn.execute(text("SELECT password_hash FROM users WHERE tenant_id = :t"),
-                              {"t": tenant.tenant_id}).scalars().all()
-        key_hash = conn.execute(text("SELECT key_hash FROM api_keys WHERE id = :k"),
-                                {"k": key.id}).scalar_one()
+        hashes = (
+            conn.execute(text("SELECT password_hash FROM users WHERE tenant_id = :t"), {"t": tenant.tenant_id})
+            .scalars()
+            .all()
+        )
+        key_hash = conn.execute(text("SELECT key_hash FROM api_keys WHERE id = :k"), {"k": key.id}).scalar_one()
     rows = trail(tenant.tenant_id)
     assert any(r.entity_id == rep_id and r.action == "create" for r in rows)
-    changed = [r for r in rows if r.entity_type == "users" and r.action == "update"
-               and "password_changed_at" in (r.new_values or {})]
+    changed = [
+        r
+        for r in rows
+        if r.entity_type == "users" and r.action == "update" and "password_changed_at" in (r.new_values or {})
+    ]
     assert len(changed) == 1  # the password change itself is on record ...
     dumped = json.dumps([[r.old_values, r.new_values] for r in rows])
     assert "$argon2" not in dumped  # ... but neither the old nor the new hash is
@@ -167,13 +175,19 @@ def test_password_and_key_hashes_never_reach_the_audit_trail(tenant):
 def test_app_role_can_append_to_the_audit_trail_but_never_rewrite_it(tenant):
     entry = new_id()
     with unit_of_work(tenant_id=tenant.tenant_id) as session:
-        session.execute(text("INSERT INTO audit_logs (id, tenant_id, entity_type, action)"
-                             " VALUES (:id, :t, 'export', 'download')"), {"id": entry, "t": tenant.tenant_id})
-    for statement in ("UPDATE audit_logs SET action = 'nothing to see' WHERE id = :id",
-                      "DELETE FROM audit_logs WHERE id = :id",
-                      "TRUNCATE audit_logs"):
-        with pytest.raises(DBAPIError, match="permission denied"), \
-                unit_of_work(tenant_id=tenant.tenant_id) as session:
+        session.execute(
+            text("INSERT INTO audit_logs (id, tenant_id, entity_type, action) VALUES (:id, :t, 'export', 'download')"),
+            {"id": entry, "t": tenant.tenant_id},
+        )
+    for statement in (
+        "UPDATE audit_logs SET action = 'nothing to see' WHERE id = :id",
+        "DELETE FROM audit_logs WHERE id = :id",
+        "TRUNCATE audit_logs",
+    ):
+        with (
+            pytest.raises(DBAPIError, match="permission denied"),
+            unit_of_work(tenant_id=tenant.tenant_id) as session,
+        ):
             session.execute(text(statement), {"id": entry})
     rows = trail(tenant.tenant_id, id=entry)
     assert len(rows) == 1 and rows[0].action == "download"
@@ -183,8 +197,7 @@ def test_auth_events_are_recorded_with_masked_emails_and_request_context(tenant)
     victim_id = tenant.add_user("rep", email=f"jane.doe@{tenant.slug}.example.com")
     victim_email = f"jane.doe@{tenant.slug}.example.com"
     with request_context():
-        pair = auth.login_committing_failures(email=tenant.admin_email, password=PASSWORD,
-                                              tenant_slug=tenant.slug)
+        pair = auth.login_committing_failures(email=tenant.admin_email, password=PASSWORD, tenant_slug=tenant.slug)
         with unit_of_work(tenant_id=tenant.tenant_id) as session:
             actor = auth.authenticate(session, pair.access_token)
             key, full_key = auth.create_api_key(session, actor, name="etl", permissions=["contacts:read"])
@@ -194,18 +207,27 @@ def test_auth_events_are_recorded_with_masked_emails_and_request_context(tenant)
             auth.logout(session, actor)
         for _ in range(5):
             with pytest.raises(AuthenticationFailed):
-                auth.login_committing_failures(email=victim_email, password="Wrong-Password-1!",
-                                               tenant_slug=tenant.slug)
+                auth.login_committing_failures(
+                    email=victim_email, password="Wrong-Password-1!", tenant_slug=tenant.slug
+                )
         with pytest.raises(AccountLocked):
             auth.login_committing_failures(email=victim_email, password=PASSWORD, tenant_slug=tenant.slug)
         with pytest.raises(AuthenticationFailed):
-            auth.login_committing_failures(email=f"ghost@{tenant.slug}.example.com", password=PASSWORD,
-                                           tenant_slug=tenant.slug)
+            auth.login_committing_failures(
+                email=f"ghost@{tenant.slug}.example.com", password=PASSWORD, tenant_slug=tenant.slug
+            )
 
     rows = trail(tenant.tenant_id, entity_type="auth")
     actions = [r.action for r in rows]
-    assert actions == ["login", "api_key_used", "logout", *["login_failed"] * 5, "lockout", "login_failed",
-                       "login_failed"]
+    assert actions == [
+        "login",
+        "api_key_used",
+        "logout",
+        *["login_failed"] * 5,
+        "lockout",
+        "login_failed",
+        "login_failed",
+    ]
     for row in rows:
         assert_context(row)
         values = row.new_values or {}

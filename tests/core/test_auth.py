@@ -27,10 +27,10 @@ from tests.factories import PASSWORD
 WRONG = "Not-The-Password-42"
 
 
-def login(world, email: str | None = None, password: str = PASSWORD,
-          slug: str | None = None) -> auth.TokenPair:
-    return auth.login_committing_failures(email=email or world.admin_email, password=password,
-                                          tenant_slug=slug or world.slug)
+def login(world, email: str | None = None, password: str = PASSWORD, slug: str | None = None) -> auth.TokenPair:
+    return auth.login_committing_failures(
+        email=email or world.admin_email, password=password, tenant_slug=slug or world.slug
+    )
 
 
 def actor_for(token: str):
@@ -83,10 +83,17 @@ def test_weak_password_is_refused_when_creating_a_user(tenant):
 
     admin = tenant.admin
     with pytest.raises(ValidationFailed, match="too common"), unit_of_work(admin) as session:
-        users.create(session, admin, UserCreate(email=f"weak@{tenant.slug}.example.com", first_name="W",
-                                                last_name="K", password="Password123!"))
-    assert owner_scalar("SELECT count(*) FROM users WHERE email = :e",
-                        e=f"weak@{tenant.slug}.example.com") == 0
+        users.create(
+            session,
+            admin,
+            UserCreate(
+                email=f"weak@{tenant.slug}.example.com",
+                first_name="W",
+                last_name="K",
+                password="Password123!",
+            ),
+        )
+    assert owner_scalar("SELECT count(*) FROM users WHERE email = :e", e=f"weak@{tenant.slug}.example.com") == 0
 
 
 def test_passwords_are_stored_as_argon2id_and_rehashed_on_login_when_parameters_change(tenant):
@@ -115,9 +122,18 @@ def test_passwords_are_stored_as_argon2id_and_rehashed_on_login_when_parameters_
 def _claims(pair: auth.TokenPair, **changes) -> dict:
     settings = get_settings()
     now = datetime.now(UTC)
-    claims = {"sub": str(pair.user_id), "tid": str(pair.tenant_id), "sid": pair.session_id, "role": "admin",
-              "iss": settings.jwt_issuer, "aud": settings.jwt_audience, "iat": now, "nbf": now,
-              "exp": now + timedelta(minutes=5), "typ": "access"}
+    claims = {
+        "sub": str(pair.user_id),
+        "tid": str(pair.tenant_id),
+        "sid": pair.session_id,
+        "role": "admin",
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + timedelta(minutes=5),
+        "typ": "access",
+    }
     claims.update(changes)
     return claims
 
@@ -139,8 +155,13 @@ def test_access_token_is_accepted_only_when_signed_by_us_for_us_and_unexpired(te
     assert claims["exp"] - claims["iat"] == 15 * 60
 
     header, payload, signature = pair.access_token.split(".")
-    forged_payload = _b64({**json.loads(base64.urlsafe_b64decode(payload + "==")), "role": "owner",
-                           "tid": "00000000-0000-0000-0000-000000000000"})
+    forged_payload = _b64(
+        {
+            **json.loads(base64.urlsafe_b64decode(payload + "==")),
+            "role": "owner",
+            "tid": "00000000-0000-0000-0000-000000000000",
+        }
+    )
     bad_tokens = {
         "alg none": _b64({"alg": "none", "typ": "JWT"}) + "." + _b64(_claims(pair)) + ".",
         "other key": jwt.encode(_claims(pair), "k" * 48, algorithm="HS256"),
@@ -155,8 +176,7 @@ def test_access_token_is_accepted_only_when_signed_by_us_for_us_and_unexpired(te
             actor_for(token)
         assert raised.value.code == "INVALID_TOKEN", name
     past = datetime.now(UTC) - timedelta(hours=1)
-    expired = jwt.encode(_claims(pair, iat=past, nbf=past, exp=past + timedelta(minutes=15)), secret,
-                         algorithm="HS256")
+    expired = jwt.encode(_claims(pair, iat=past, nbf=past, exp=past + timedelta(minutes=15)), secret, algorithm="HS256")
     with pytest.raises(AuthenticationFailed) as raised:
         actor_for(expired)
     assert raised.value.code == "TOKEN_EXPIRED"
@@ -218,8 +238,7 @@ def test_five_failures_lock_the_account_for_fifteen_minutes_then_it_unlocks(tena
     owner_execute("UPDATE users SET locked_until = now() - interval '1 second' WHERE id = :u", u=rep_id)
     pair = login(tenant, email=email)
     assert actor_for(pair.access_token).user_id == rep_id
-    assert owner_scalar("SELECT locked_until IS NULL AND failed_login_attempts = 0 FROM users WHERE id = :u",
-                        u=rep_id)
+    assert owner_scalar("SELECT locked_until IS NULL AND failed_login_attempts = 0 FROM users WHERE id = :u", u=rep_id)
 
 
 def test_unknown_workspace_user_or_wrong_password_fail_alike_in_message_and_time(tenant):
@@ -334,19 +353,20 @@ def _key_actor(full_key: str):
 def test_api_key_is_shown_once_stored_as_hash_scoped_and_records_its_use(tenant):
     admin = tenant.admin
     with unit_of_work(admin) as session:
-        key, full_key = auth.create_api_key(session, admin, name="  Warehouse sync ",
-                                            permissions=["contacts:read", "deals:read"])
+        key, full_key = auth.create_api_key(
+            session, admin, name="  Warehouse sync ", permissions=["contacts:read", "deals:read"]
+        )
     assert full_key.startswith(f"cf_{key.prefix}_") and len(full_key) > 40
     assert key.key_hash != full_key and full_key not in key.key_hash
     assert key.name == "Warehouse sync"
     secret_part = full_key.split("_", 2)[2]
     with owner_engine().connect() as conn:
-        assert conn.execute(text("SELECT key_hash FROM api_keys WHERE id = :k"), {"k": key.id}).scalar() \
-            == key.key_hash
+        assert conn.execute(text("SELECT key_hash FROM api_keys WHERE id = :k"), {"k": key.id}).scalar() == key.key_hash
         tables = conn.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
         for table in tables:
-            leaked = conn.execute(text(f'SELECT count(*) FROM "{table}" x WHERE x::text LIKE :s'),
-                                  {"s": f"%{secret_part}%"}).scalar_one()
+            leaked = conn.execute(
+                text(f'SELECT count(*) FROM "{table}" x WHERE x::text LIKE :s'), {"s": f"%{secret_part}%"}
+            ).scalar_one()
             assert leaked == 0, f"the key's secret is stored in {table}"
     with unit_of_work(admin) as session:
         listed = auth.list_api_keys(session, admin)
@@ -360,8 +380,12 @@ def test_api_key_is_shown_once_stored_as_hash_scoped_and_records_its_use(tenant)
     last_used = owner_scalar("SELECT last_used_at FROM api_keys WHERE id = :k", k=key.id)
     assert last_used is not None and abs((datetime.now(UTC) - last_used).total_seconds()) < 60
 
-    wrong_keys = (full_key[:-2] + "xx", f"cf_{key.prefix}_", "cf_nope_nope",
-                  full_key.replace("cf_", "xx_", 1))
+    wrong_keys = (
+        full_key[:-2] + "xx",
+        f"cf_{key.prefix}_",
+        "cf_nope_nope",
+        full_key.replace("cf_", "xx_", 1),
+    )
     for wrong in wrong_keys:
         with pytest.raises(AuthenticationFailed):
             _key_actor(wrong)
@@ -370,26 +394,34 @@ def test_api_key_is_shown_once_stored_as_hash_scoped_and_records_its_use(tenant)
 def test_api_key_cannot_exceed_its_creator_and_follows_the_creators_role(tenant):
     admin = tenant.admin
     with unit_of_work(admin) as session:
-        role = rbac.create(session, admin, RoleCreate(
-            name="integrator", record_scope="all",
-            permissions=["api_keys:manage", "api_keys:read", "contacts:read", "contacts:create"]))
+        role = rbac.create(
+            session,
+            admin,
+            RoleCreate(
+                name="integrator",
+                record_scope="all",
+                permissions=["api_keys:manage", "api_keys:read", "contacts:read", "contacts:create"],
+            ),
+        )
     integrator_id = tenant.add_user("integrator")
     integrator = tenant.actor(integrator_id)
 
     with pytest.raises(ValidationFailed) as raised, unit_of_work(integrator) as session:
-        auth.create_api_key(session, integrator, name="escalate",
-                            permissions=["contacts:read", "users:manage"])
+        auth.create_api_key(session, integrator, name="escalate", permissions=["contacts:read", "users:manage"])
     assert "users:manage" in raised.value.message and "do not have" in raised.value.message
-    with pytest.raises(ValidationFailed, match="Unknown permissions: contacts:teleport"), \
-            unit_of_work(integrator) as session:
+    with (
+        pytest.raises(ValidationFailed, match="Unknown permissions: contacts:teleport"),
+        unit_of_work(integrator) as session,
+    ):
         auth.create_api_key(session, integrator, name="odd", permissions=["contacts:teleport"])
     with pytest.raises(ValidationFailed), unit_of_work(integrator) as session:
         auth.create_api_key(session, integrator, name="nothing", permissions=[])
     assert owner_scalar("SELECT count(*) FROM api_keys WHERE user_id = :u", u=integrator_id) == 0
 
     with unit_of_work(integrator) as session:
-        _, full_key = auth.create_api_key(session, integrator, name="crm-sync",
-                                          permissions=["contacts:read", "contacts:create"])
+        _, full_key = auth.create_api_key(
+            session, integrator, name="crm-sync", permissions=["contacts:read", "contacts:create"]
+        )
     assert _key_actor(full_key).permissions == {"contacts:read", "contacts:create"}
     with unit_of_work(admin) as session:
         rbac.update(session, admin, role.id, RoleUpdate(permissions=["api_keys:manage", "contacts:read"]))
@@ -402,8 +434,12 @@ def test_revoked_or_expired_api_keys_stop_working(tenant):
     with unit_of_work(admin) as session:
         revoked, revoked_key = auth.create_api_key(session, admin, name="old", permissions=["contacts:read"])
         expiring, expiring_key = auth.create_api_key(
-            session, admin, name="temp", permissions=["contacts:read"],
-            expires_at=datetime.now(UTC) + timedelta(hours=1))
+            session,
+            admin,
+            name="temp",
+            permissions=["contacts:read"],
+            expires_at=datetime.now(UTC) + timedelta(hours=1),
+        )
     assert _key_actor(revoked_key).api_key_id == revoked.id
     assert _key_actor(expiring_key).api_key_id == expiring.id
 
@@ -417,5 +453,10 @@ def test_revoked_or_expired_api_keys_stop_working(tenant):
     with pytest.raises(AuthenticationFailed, match="revoked or expired"):
         _key_actor(expiring_key)
     with pytest.raises(ValidationFailed, match="future"), unit_of_work(admin) as session:
-        auth.create_api_key(session, admin, name="past", permissions=["contacts:read"],
-                            expires_at=datetime.now(UTC) - timedelta(minutes=1))
+        auth.create_api_key(
+            session,
+            admin,
+            name="past",
+            permissions=["contacts:read"],
+            expires_at=datetime.now(UTC) - timedelta(minutes=1),
+        )

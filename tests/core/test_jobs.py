@@ -36,8 +36,9 @@ def _job(world: TenantWorld, job_id: UUID) -> Job:
 
 
 def _queue_row(queue_job_id: int):
-    rows = owner_rows("SELECT status, task_name, args, scheduled_at FROM procrastinate_jobs WHERE id = :id",
-                      id=queue_job_id)
+    rows = owner_rows(
+        "SELECT status, task_name, args, scheduled_at FROM procrastinate_jobs WHERE id = :id", id=queue_job_id
+    )
     return rows[0] if rows else None
 
 
@@ -62,8 +63,14 @@ def test_enqueue_commits_with_the_caller_and_a_rollback_leaves_no_job_and_no_que
         assert lost_queue_id is not None
         raise RuntimeError("the caller's change fails after enqueueing")
     assert owner_rows("SELECT id FROM jobs WHERE id = :id", id=lost_id) == []
-    assert owner_rows("SELECT id FROM procrastinate_jobs WHERE id = :q OR args->>'job_id' = :id",
-                      q=lost_queue_id, id=str(lost_id)) == []
+    assert (
+        owner_rows(
+            "SELECT id FROM procrastinate_jobs WHERE id = :q OR args->>'job_id' = :id",
+            q=lost_queue_id,
+            id=str(lost_id),
+        )
+        == []
+    )
 
     job = _enqueue(admin, "test.echo", {"x": 1})
     assert (job.status, job.attempts, job.progress, job.created_by) == ("queued", 0, 0, admin.user_id)
@@ -167,8 +174,15 @@ def test_a_delayed_job_does_not_run_before_its_time(tenant):
 def test_an_attempt_that_was_superseded_cannot_write(tenant):
     job = _enqueue(tenant.admin, "test.echo")
     owner_execute("UPDATE jobs SET status = 'running', attempts = 2 WHERE id = :id", id=job.id)
-    stale = JobContext(job_id=job.id, tenant_id=tenant.tenant_id, kind="test.echo", params={}, attempt=1,
-                       checkpoint=None, actor=Actor.system(tenant.tenant_id))
+    stale = JobContext(
+        job_id=job.id,
+        tenant_id=tenant.tenant_id,
+        kind="test.echo",
+        params={},
+        attempt=1,
+        checkpoint=None,
+        actor=Actor.system(tenant.tenant_id),
+    )
     with pytest.raises(JobSuperseded):
         stale.progress(10, "late")
     assert _job(tenant, job.id).progress == 0
@@ -235,22 +249,29 @@ def test_the_worker_tasks_and_periodic_tasks_are_registered():
 def test_a_committed_event_reaches_its_subscriber_exactly_once_and_a_rolled_back_one_never(tenant):
     admin = tenant.admin
     with unit_of_work(admin) as session:
-        event = events.emit(session, admin, PINGED, entity_type="teams", entity_id=admin.user_id,
-                            payload={"n": 1})
+        event = events.emit(session, admin, PINGED, entity_type="teams", entity_id=admin.user_id, payload={"n": 1})
     with pytest.raises(RuntimeError), unit_of_work(admin) as session:
         lost = events.emit(session, admin, PINGED, payload={"n": 2})
         raise RuntimeError("the change fails")
     queue.drain(20)
 
     def reactions(event_id: UUID) -> list:
-        return owner_rows("SELECT id, status, result, dedupe_key FROM jobs WHERE tenant_id = :t"
-                          " AND kind = 'test.echo' AND params->>'event_id' = :e",
-                          t=tenant.tenant_id, e=str(event_id))
+        return owner_rows(
+            "SELECT id, status, result, dedupe_key FROM jobs WHERE tenant_id = :t"
+            " AND kind = 'test.echo' AND params->>'event_id' = :e",
+            t=tenant.tenant_id,
+            e=str(event_id),
+        )
 
     [reaction] = reactions(event.id)
     assert reaction.status == "succeeded" and reaction.dedupe_key == f"event:{event.id}:test.echo"
-    assert reaction.result["params"] == {"event_id": str(event.id), "type": PINGED, "entity_type": "teams",
-                                         "entity_id": str(admin.user_id), "payload": {"n": 1}}
+    assert reaction.result["params"] == {
+        "event_id": str(event.id),
+        "type": PINGED,
+        "entity_type": "teams",
+        "entity_id": str(admin.user_id),
+        "payload": {"n": 1},
+    }
     [delivered] = owner_rows("SELECT dispatched_at FROM events WHERE id = :e", e=event.id)
     assert delivered.dispatched_at is not None
     # At-least-once delivery: the same event delivered again starts no second job.
@@ -283,7 +304,6 @@ def test_a_worker_killed_mid_job_loses_nothing_and_the_rerun_repeats_nothing(ten
     assert done.status == "succeeded", done.error
     assert done.attempts >= 2 and done.progress == 100
     assert done.result["resumed_at"] >= at_kill.checkpoint["next"]
-    teams = owner_rows("SELECT name FROM teams WHERE tenant_id = :t AND name LIKE 'job-team-%'",
-                       t=tenant.tenant_id)
+    teams = owner_rows("SELECT name FROM teams WHERE tenant_id = :t AND name LIKE 'job-team-%'", t=tenant.tenant_id)
     names = [r.name for r in teams]
     assert sorted(names) == sorted(f"job-team-{i}" for i in range(n))

@@ -27,8 +27,10 @@ def grants(world) -> dict[str, tuple[str, bool, set[str]]]:
     """Every role of the tenant as stored: name -> (record scope, system?, permissions)."""
     admin = world.admin
     with unit_of_work(admin) as session:
-        return {r.name: (r.record_scope, r.is_system_role, set(rbac.role_permissions(session, r.id)))
-                for r in rbac.list_roles(session, admin)}
+        return {
+            r.name: (r.record_scope, r.is_system_role, set(rbac.role_permissions(session, r.id)))
+            for r in rbac.list_roles(session, admin)
+        }
 
 
 def test_every_tenant_gets_the_five_system_roles_with_sensible_grants(make_tenant):
@@ -36,8 +38,12 @@ def test_every_tenant_gets_the_five_system_roles_with_sensible_grants(make_tenan
     roles = grants(first)
     assert set(roles) == {"admin", "manager", "rep", "analyst", "read_only"}
     assert {name: (scope, system) for name, (scope, system, _) in roles.items()} == {
-        "admin": ("all", True), "manager": ("team", True), "rep": ("own", True), "analyst": ("all", True),
-        "read_only": ("all", True)}
+        "admin": ("all", True),
+        "manager": ("team", True),
+        "rep": ("own", True),
+        "analyst": ("all", True),
+        "read_only": ("all", True),
+    }
     for name, (_, _, perms) in roles.items():
         assert perms == set(SYSTEM_ROLES[name][2]), name
     with unit_of_work() as session:
@@ -79,15 +85,26 @@ def test_actor_require_names_the_missing_permission_and_services_enforce_it(tena
     assert err.details == {"required": "users:manage", "role": "rep"}
 
     with pytest.raises(PermissionDenied, match="manage on users"), unit_of_work(rep) as session:
-        users.create(session, rep, UserCreate(email=f"sneaky@{tenant.slug}.example.com", first_name="S",
-                                              last_name="N", password=PASSWORD, role="admin"))
+        users.create(
+            session,
+            rep,
+            UserCreate(
+                email=f"sneaky@{tenant.slug}.example.com",
+                first_name="S",
+                last_name="N",
+                password=PASSWORD,
+                role="admin",
+            ),
+        )
     with pytest.raises(PermissionDenied, match="manage on roles"), unit_of_work(rep) as session:
         rbac.create(session, rep, RoleCreate(name="god", permissions=list(ALL_PERMISSIONS)))
     with pytest.raises(PermissionDenied, match="manage on api_keys"), unit_of_work(rep) as session:
         auth.create_api_key(session, rep, name="k", permissions=["contacts:read"])
     with owner_engine().connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM roles WHERE tenant_id = :t"),
-                            {"t": tenant.tenant_id}).scalar_one() == 5
+        assert (
+            conn.execute(text("SELECT count(*) FROM roles WHERE tenant_id = :t"), {"t": tenant.tenant_id}).scalar_one()
+            == 5
+        )
     system = Actor.system(tenant.tenant_id)
     assert system.kind == "system" and set(system.permissions) == set(ALL_PERMISSIONS)
 
@@ -95,9 +112,16 @@ def test_actor_require_names_the_missing_permission_and_services_enforce_it(tena
 def test_admin_creates_a_custom_role_with_permissions_and_scope(tenant):
     admin = tenant.admin
     with unit_of_work(admin) as session:
-        role = rbac.create(session, admin, RoleCreate(
-            name="sdr", description="Books meetings", record_scope="team",
-            permissions=["contacts:read", "contacts:create", "activities:create", "contacts:read"]))
+        role = rbac.create(
+            session,
+            admin,
+            RoleCreate(
+                name="sdr",
+                description="Books meetings",
+                record_scope="team",
+                permissions=["contacts:read", "contacts:create", "activities:create", "contacts:read"],
+            ),
+        )
         read = rbac.to_read(session, role)
     assert read.name == "sdr" and read.record_scope == "team" and not read.is_system_role
     assert read.permissions == ["activities:create", "contacts:create", "contacts:read"]
@@ -196,8 +220,15 @@ def test_record_scope_own_team_and_all_decide_which_records_an_actor_reads(tenan
     keys = {}
     with unit_of_work(admin) as session:
         for who in ("rep_east_2", "admin"):
-            key = ApiKey(id=new_id(), tenant_id=tenant.tenant_id, name=who, prefix=new_id().hex[:12],
-                         key_hash="0" * 64, user_id=people[who], permissions=["contacts:read"])
+            key = ApiKey(
+                id=new_id(),
+                tenant_id=tenant.tenant_id,
+                name=who,
+                prefix=new_id().hex[:12],
+                key_hash="0" * 64,
+                user_id=people[who],
+                permissions=["contacts:read"],
+            )
             session.add(key)
             keys[who] = key.id
 
@@ -210,3 +241,44 @@ def test_record_scope_own_team_and_all_decide_which_records_an_actor_reads(tenan
     assert visible_keys("rep_east_1") == set()
     assert visible_keys("rep_east_2") == {keys["rep_east_2"]}
     assert visible_keys("admin") == set(keys.values())
+
+
+def test_nobody_can_hand_out_more_than_they_hold(tenant):
+    """A user manager without admin powers cannot promote anyone (themselves included) to admin, and a role
+    manager cannot mint a role with permissions they lack."""
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        rbac.create(
+            session,
+            admin,
+            RoleCreate(
+                name="people_ops",
+                record_scope="all",
+                permissions=["users:read", "users:manage", "roles:read", "roles:manage"],
+            ),
+        )
+        hr, _ = users.create(
+            session,
+            admin,
+            UserCreate(email="hr@example.com", first_name="H", last_name="R", password=PASSWORD, role="people_ops"),
+        )
+    hr_actor = tenant.actor(hr.id)
+    rep_id = tenant.add_user("rep")
+    with unit_of_work(hr_actor) as session:
+        with pytest.raises(PermissionDenied, match="assign a role with permissions you do not hold"):
+            users.update(session, hr_actor, hr.id, UserUpdate(role="admin"))
+    with unit_of_work(hr_actor) as session:
+        with pytest.raises(PermissionDenied, match="users:manage|contacts"):
+            users.create(
+                session,
+                hr_actor,
+                UserCreate(email="boss@example.com", first_name="B", last_name="B", password=PASSWORD, role="admin"),
+            )
+    with unit_of_work(hr_actor) as session:
+        with pytest.raises(PermissionDenied, match="settings:manage"):
+            rbac.create(session, hr_actor, RoleCreate(name="sneaky", permissions=["settings:manage"]))
+    with unit_of_work(hr_actor) as session:  # within their own powers it works
+        users.update(session, hr_actor, rep_id, UserUpdate(role="people_ops"))
+    with unit_of_work(admin) as session:
+        assert users.to_read(session, users.get(session, admin, hr.id)).role == "people_ops"
+        assert users.to_read(session, users.get(session, admin, rep_id)).role == "people_ops"

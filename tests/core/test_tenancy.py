@@ -39,9 +39,11 @@ def _owner_counts(tenant_id) -> dict[str, int]:
 def _owner_fingerprint(table: str, tenant_id) -> list[str]:
     """Every row of one tenant in one table, as text, to prove nothing changed."""
     with owner_engine().connect() as conn:
-        return sorted(conn.execute(
-            text(f"SELECT x::text FROM {table} x WHERE {_tenant_column(table)} = :t"), {"t": tenant_id}
-        ).scalars())
+        return sorted(
+            conn.execute(
+                text(f"SELECT x::text FROM {table} x WHERE {_tenant_column(table)} = :t"), {"t": tenant_id}
+            ).scalars()
+        )
 
 
 def _populate(world: TenantWorld) -> None:
@@ -57,14 +59,21 @@ def _populate(world: TenantWorld) -> None:
 def test_every_tenant_table_has_row_level_security_enabled_forced_and_a_policy():
     tables = tenant_tables()
     mapped = {m.class_.__tablename__ for m in Base.registry.mappers}
-    assert {"tenants", "users", "teams", "roles", "role_permissions", "api_keys", "audit_logs", "events",
-            "jobs"} <= set(tables) <= mapped
+    assert (
+        {"tenants", "users", "teams", "roles", "role_permissions", "api_keys", "audit_logs", "events", "jobs"}
+        <= set(tables)
+        <= mapped
+    )
     with owner_engine().connect() as conn:
-        rows = conn.execute(text(
-            "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
-            "       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies"
-            "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY(:t)"), {"t": tables}).all()
+        rows = conn.execute(
+            text(
+                "SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,"
+                "       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies"
+                "  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                " WHERE n.nspname = 'public' AND c.relkind = 'r' AND c.relname = ANY(:t)"
+            ),
+            {"t": tables},
+        ).all()
     found = {r.relname: r for r in rows}
     assert set(found) == set(tables)
     for table in tables:
@@ -75,12 +84,20 @@ def test_every_tenant_table_has_row_level_security_enabled_forced_and_a_policy()
 
 def test_app_role_is_not_superuser_owns_nothing_and_cannot_bypass_rls():
     with owner_engine().connect() as conn:
-        role = conn.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"),
-                            {"r": APP_DB_ROLE}).one()
-        owned = conn.execute(text(
-            "SELECT c.relname FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner"
-            " WHERE o.rolname = :r AND c.relkind IN ('r', 'p', 'v', 'm', 'S')"),
-            {"r": APP_DB_ROLE}).scalars().all()
+        role = conn.execute(
+            text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = :r"), {"r": APP_DB_ROLE}
+        ).one()
+        owned = (
+            conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_roles o ON o.oid = c.relowner"
+                    " WHERE o.rolname = :r AND c.relkind IN ('r', 'p', 'v', 'm', 'S')"
+                ),
+                {"r": APP_DB_ROLE},
+            )
+            .scalars()
+            .all()
+        )
         owner_is_superuser = conn.execute(text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"))
         assert owner_is_superuser.scalar_one()  # the owner engine is the one that RLS does not stop
     assert role.rolsuper is False
@@ -103,22 +120,28 @@ def test_app_role_cannot_read_update_or_delete_another_tenants_rows(make_tenant)
         with unit_of_work(tenant_id=a.tenant_id) as session:
             own = session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
             assert own > 0, f"{table}: tenant A sees none of its own rows"
-            assert session.execute(text(f"SELECT count(*) FROM {table} WHERE {col} <> :a"),
-                                   {"a": a.tenant_id}).scalar_one() == 0
-            assert session.execute(text(f"SELECT count(*) FROM {table} WHERE {col} = :b"),
-                                   {"b": b.tenant_id}).scalar_one() == 0
+            assert (
+                session.execute(
+                    text(f"SELECT count(*) FROM {table} WHERE {col} <> :a"), {"a": a.tenant_id}
+                ).scalar_one()
+                == 0
+            )
+            assert (
+                session.execute(text(f"SELECT count(*) FROM {table} WHERE {col} = :b"), {"b": b.tenant_id}).scalar_one()
+                == 0
+            )
             if table == "audit_logs":
                 continue  # append-only: UPDATE and DELETE are refused outright (test_audit)
-            updated = session.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {col} = :b"),
-                                      {"b": b.tenant_id})
+            updated = session.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {col} = :b"), {"b": b.tenant_id})
             assert updated.rowcount == 0, f"{table}: updated another tenant's rows"
             deleted = session.execute(text(f"DELETE FROM {table} WHERE {col} = :b"), {"b": b.tenant_id})
             assert deleted.rowcount == 0, f"{table}: deleted another tenant's rows"
         # A's own rows are reachable through the same path (the statements above are not vacuous).
         with unit_of_work(tenant_id=a.tenant_id) as session:
             if table not in ("audit_logs", "tenants"):
-                touched = session.execute(text(f"UPDATE {table} SET {col} = {col} WHERE {col} = :a"),
-                                          {"a": a.tenant_id})
+                touched = session.execute(
+                    text(f"UPDATE {table} SET {col} = {col} WHERE {col} = :a"), {"a": a.tenant_id}
+                )
                 assert touched.rowcount > 0
             session.rollback()
 
@@ -130,11 +153,10 @@ INSERTS = {
     "teams": "INSERT INTO teams (id, tenant_id, name) VALUES (:id, :b, 'intruders')",
     "jobs": "INSERT INTO jobs (id, tenant_id, kind) VALUES (:id, :b, 'exfiltrate')",
     "events": "INSERT INTO events (id, tenant_id, type) VALUES (:id, :b, 'forged')",
-    "audit_logs": "INSERT INTO audit_logs (id, tenant_id, entity_type, action)"
-                  " VALUES (:id, :b, 'x', 'forged')",
+    "audit_logs": "INSERT INTO audit_logs (id, tenant_id, entity_type, action) VALUES (:id, :b, 'x', 'forged')",
     "roles": "INSERT INTO roles (id, tenant_id, name) VALUES (:id, :b, 'superpowers')",
     "tenants": "INSERT INTO tenants (id, name, slug, plan, max_users, max_storage_gb)"
-               " VALUES (:b, 'clone', 'clone-' || left(:id, 8), 'starter', 5, 10)",
+    " VALUES (:b, 'clone', 'clone-' || left(:id, 8), 'starter', 5, 10)",
 }
 
 

@@ -92,8 +92,12 @@ class Up:
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [clientforge(), "up", "--api-port", str(api_port), "--ui-port", str(ui_port)],
-            env=user_env(data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
+            env=user_env(data_dir),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
         )
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -118,8 +122,11 @@ class Up:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 pytest.fail(f"clientforge up exited with {self.process.returncode}:\n{self.output}")
-            if self._answers(f"{self.api}/health") and self._answers(f"{self.ui}/") and \
-                    "ClientForge is running" in self.output:
+            if (
+                self._answers(f"{self.api}/health")
+                and self._answers(f"{self.ui}/")
+                and "ClientForge is running" in self.output
+            ):
                 return
             time.sleep(0.5)
         self.kill()
@@ -135,8 +142,11 @@ class Up:
         return pids
 
     def login(self, email: str, password: str) -> httpx.Response:
-        return httpx.post(f"{self.api}/api/v1/auth/login", json={"email": email, "password": password,
-                                                                 "tenant": "default"}, timeout=30)
+        return httpx.post(
+            f"{self.api}/api/v1/auth/login",
+            json={"email": email, "password": password, "tenant": "default"},
+            timeout=30,
+        )
 
     def interrupt(self) -> int:
         self.process.send_signal(signal.SIGINT)
@@ -218,8 +228,13 @@ def test_up_refuses_a_busy_api_port_before_starting_anything(data_dir: Path) -> 
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        result = subprocess.run([clientforge(), "up", "--api-port", str(port), "--ui-port", str(free_port())],
-                                env=user_env(data_dir), capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            [clientforge(), "up", "--api-port", str(port), "--ui-port", str(free_port())],
+            env=user_env(data_dir),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -230,8 +245,7 @@ def test_up_refuses_a_busy_api_port_before_starting_anything(data_dir: Path) -> 
 
 @pytest.mark.parametrize("command", [["status"], ["migrate"]])
 def test_unreachable_database_url_is_one_line_without_password(data_dir: Path, command: list[str]) -> None:
-    env = user_env(data_dir, DATABASE_URL="postgresql://nobody:pw@127.0.0.1:1/x",
-                   REDIS_URL=os.environ["REDIS_URL"])
+    env = user_env(data_dir, DATABASE_URL="postgresql://nobody:pw@127.0.0.1:1/x", REDIS_URL=os.environ["REDIS_URL"])
     result = subprocess.run([clientforge(), *command], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()

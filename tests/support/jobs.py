@@ -23,8 +23,7 @@ def count_teams(ctx: JobContext) -> dict[str, Any]:
     for i in range(start, n):
         with ctx.unit_of_work() as session:
             users.create_team(session, ctx.actor, TeamCreate(name=f"job-team-{i}"))
-            ctx.save(session, checkpoint={"next": i + 1}, progress=100 * (i + 1) // n,
-                     message=f"{i + 1}/{n} teams")
+            ctx.save(session, checkpoint={"next": i + 1}, progress=100 * (i + 1) // n, message=f"{i + 1}/{n} teams")
         if pause:
             time.sleep(pause)
     return {"teams": n, "resumed_at": start}
@@ -42,8 +41,12 @@ def flaky(ctx: JobContext) -> dict[str, Any]:
 def echo(ctx: JobContext) -> dict[str, Any]:
     """Returns what it was given and who it ran as."""
     ctx.progress(50, "echoing")
-    return {"params": ctx.params, "user_id": ctx.actor.user_id, "role": ctx.actor.role,
-            "attempt": ctx.attempt}
+    return {
+        "params": ctx.params,
+        "user_id": ctx.actor.user_id,
+        "role": ctx.actor.role,
+        "attempt": ctx.attempt,
+    }
 
 
 subscribe(PINGED, "test.echo")
