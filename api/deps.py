@@ -2,26 +2,41 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Header, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from api import ratelimit
 from core.actor import Actor
 from core.auth import service as auth
-from core.db import unit_of_work
+from core.db import bind_actor, new_session
 from core.errors import AuthenticationFailed
 
 _bearer = HTTPBearer(auto_error=False, description="Access token from /auth/login, or an API key (cf_...)")
 
 
-def get_session() -> Iterator[Session]:
-    """The request's unit of work: committed after the route returns, before the response is sent."""
-    with unit_of_work() as session:
+async def get_session() -> AsyncIterator[Session]:
+    """The request's unit of work: committed after the route returns, before the response is sent.
+
+    Opening it costs nothing (the session connects on first use), so it runs on the event loop; only the
+    end of a transaction that actually began goes to a worker thread.
+    """
+    session = new_session()
+    try:
         yield session
+    except BaseException:
+        if session.in_transaction():
+            await run_in_threadpool(session.rollback)
+        raise
+    else:
+        if session.in_transaction():
+            await run_in_threadpool(session.commit)
+    finally:
+        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
@@ -31,14 +46,13 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def limit_by_ip(request: Request, response: Response) -> None:
-    window = ratelimit.hit_ip(client_ip(request))
+async def limit_by_ip(request: Request, response: Response) -> None:
+    window = await ratelimit.hit_ip(client_ip(request))
     if window is not None:
         response.headers.update(window.headers())
 
 
-def get_actor(
-    response: Response,
+async def authenticate(
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Header(description="API key, as an alternative to the bearer header")] = None,
@@ -46,8 +60,16 @@ def get_actor(
     credential = credentials.credentials if credentials else x_api_key
     if not credential:
         raise AuthenticationFailed("Authentication required: send 'Authorization: Bearer <access token or API key>'")
-    actor = auth.authenticate(session, credential)
-    window = ratelimit.hit_tenant(str(actor.tenant_id), actor.plan)
+    if credential.startswith(auth.API_KEY_PREFIX + "_"):
+        return await run_in_threadpool(auth.authenticate_api_key, session, credential)
+    actor = await auth.authenticate_access_token_async(credential)
+    bind_actor(session, actor)
+    return actor
+
+
+async def get_actor(response: Response, actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
+    """The authenticated actor, counted against the tenant's per-minute budget for its plan."""
+    window = await ratelimit.hit_tenant(str(actor.tenant_id), actor.plan)
     if window is not None:
         response.headers.update(window.headers())
     return actor
@@ -59,7 +81,7 @@ CurrentActor = Annotated[Actor, Depends(get_actor)]
 def requires(resource: str, action: str):  # noqa: ANN201
     """Route dependency declaring a permission (the service checks it again: one rule, two gates)."""
 
-    def check(actor: CurrentActor) -> None:
+    async def check(actor: CurrentActor) -> None:
         actor.require(resource, action)
 
     check.__name__ = f"requires_{resource}_{action}"

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
+import anyio
 import swagger_ui
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -29,10 +32,19 @@ errors are `{success: false, error{code, message, details}}`. Authenticate with 
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Database work runs in worker threads. More threads than the connection pool holds only queue on the
+    # pool and fight over the GIL: size the thread pool to the connection pool.
+    anyio.to_thread.current_default_thread_limiter().total_tokens = get_settings().api_threads
+    yield
+
+
 def create_app() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_level)
     app = FastAPI(
+        lifespan=lifespan,
         title="ClientForge CRM API",
         version="1.0.0",
         description=DESCRIPTION,

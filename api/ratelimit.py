@@ -1,12 +1,14 @@
-"""Rate limits in Redis with the `limits` library: per IP, per tenant by plan, and failed logins."""
+"""Rate limits in Redis with the `limits` library (its asyncio API, so checks run on the event loop without a
+thread hop): per IP, per tenant by plan, and failed logins."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
-from limits import RateLimitItem, RateLimitItemPerMinute, parse, storage, strategies
+from limits import RateLimitItem, RateLimitItemPerMinute, parse, storage
+from limits.aio import strategies
 
 from core.config import PLAN_RATE_LIMITS, get_settings
 from core.errors import RateLimited
@@ -27,65 +29,76 @@ class Window:
         }
 
 
-@lru_cache
+# Async Redis connections belong to the event loop that opened them: one limiter per loop.
+_limiters: dict[int, strategies.FixedWindowRateLimiter] = {}
+
+
 def _limiter() -> strategies.FixedWindowRateLimiter:
-    url = redis_url()
-    if url.startswith("unix://"):
-        url = "redis+unix://" + url.removeprefix("unix://")
-    return strategies.FixedWindowRateLimiter(storage.storage_from_string(url))
+    key = id(asyncio.get_running_loop())
+    limiter = _limiters.get(key)
+    if limiter is None:
+        url = redis_url()
+        url = "async+redis+unix://" + url.removeprefix("unix://") if url.startswith("unix://") else "async+" + url
+        limiter = _limiters[key] = strategies.FixedWindowRateLimiter(
+            storage.storage_from_string(url, implementation="redispy")
+        )
+    return limiter
 
 
 def reset_limiter() -> None:
-    _limiter.cache_clear()
+    _limiters.clear()
 
 
-def _hit(item: RateLimitItem, *keys: str, what: str) -> Window:
+def _refusal(item: RateLimitItem, reset: int, what: str) -> RateLimited:
+    retry = max(1, reset - int(time.time()))
+    return RateLimited(
+        f"Rate limit exceeded for {what}: {item.amount} requests per {item.multiples} "
+        f"{item.GRANULARITY.name}(s). Retry in {retry} s.",
+        retry_after=retry,
+        limit=item.amount,
+        reset=reset,
+    )
+
+
+async def _hit(item: RateLimitItem, *keys: str, what: str) -> Window:
     limiter = _limiter()
-    allowed = limiter.hit(item, *keys)
-    stats = limiter.get_window_stats(item, *keys)
+    allowed = await limiter.hit(item, *keys)
+    stats = await limiter.get_window_stats(item, *keys)
     window = Window(item.amount, stats.remaining, int(stats.reset_time))
     if not allowed:
-        retry = max(1, window.reset - int(time.time()))
-        raise RateLimited(
-            f"Rate limit exceeded for {what}: {item.amount} requests per "
-            f"{item.multiples} {item.GRANULARITY.name}(s). Retry in {retry} s.",
-            retry_after=retry,
-            limit=item.amount,
-            reset=window.reset,
-        )
+        raise _refusal(item, window.reset, what)
     return window
 
 
-def hit_ip(ip: str) -> Window | None:
-    if not get_settings().rate_limits_enabled:
+async def hit_ip(ip: str) -> Window | None:
+    settings = get_settings()
+    if not settings.rate_limits_enabled:
         return None
-    return _hit(parse(get_settings().rate_limit_per_ip), "ip", ip, what="this address")
+    return await _hit(parse(settings.rate_limit_per_ip), "ip", ip, what="this address")
 
 
-def hit_tenant(tenant_id: str, plan: str) -> Window | None:
+async def hit_tenant(tenant_id: str, plan: str) -> Window | None:
     if not get_settings().rate_limits_enabled:
         return None
     item = RateLimitItemPerMinute(PLAN_RATE_LIMITS.get(plan, PLAN_RATE_LIMITS["starter"]))
-    return _hit(item, "tenant", tenant_id, what=f"your {plan} plan")
+    return await _hit(item, "tenant", tenant_id, what=f"your {plan} plan")
 
 
-def check_login(ip: str) -> None:
+async def check_login(ip: str) -> None:
     """Refuse a login attempt when this address already failed too often (successes are not counted)."""
-    if not get_settings().rate_limits_enabled:
+    settings = get_settings()
+    if not settings.rate_limits_enabled:
         return
-    item = parse(get_settings().rate_limit_login)
+    item = parse(settings.rate_limit_login)
     limiter = _limiter()
-    if not limiter.test(item, "login", ip):
-        stats = limiter.get_window_stats(item, "login", ip)
-        retry = max(1, int(stats.reset_time) - int(time.time()))
-        raise RateLimited(
-            f"Too many failed logins from this address; retry in {retry} s.",
-            retry_after=retry,
-            limit=item.amount,
-            reset=int(stats.reset_time),
-        )
+    if not await limiter.test(item, "login", ip):
+        stats = await limiter.get_window_stats(item, "login", ip)
+        refusal = _refusal(item, int(stats.reset_time), "failed logins from this address")
+        refusal.message = f"Too many failed logins from this address; retry in {refusal.retry_after} s."
+        raise refusal
 
 
-def record_failed_login(ip: str) -> None:
-    if get_settings().rate_limits_enabled:
-        _limiter().hit(parse(get_settings().rate_limit_login), "login", ip)
+async def record_failed_login(ip: str) -> None:
+    settings = get_settings()
+    if settings.rate_limits_enabled:
+        await _limiter().hit(parse(settings.rate_limit_login), "login", ip)

@@ -68,14 +68,14 @@ def free_port() -> int:
 
 
 @contextmanager
-def api_server(env: dict[str, str], extra: dict[str, str] | None = None) -> Iterator[str]:
+def api_server(env: dict[str, str], extra: dict[str, str] | None = None, app: str = "api.main:app") -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "uvicorn",
-            "api.main:app",
+            app,
             "--host",
             "127.0.0.1",
             "--port",

@@ -24,6 +24,7 @@ class Actor:
     user_id: UUID | None = None
     api_key_id: UUID | None = None
     team_id: UUID | None = None
+    role_id: UUID | None = None
     role: str = "system"
     scope: Scope = "all"
     permissions: frozenset[str] = field(default_factory=frozenset)

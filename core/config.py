@@ -44,6 +44,7 @@ class Settings(BaseSettings):
     app_database_url: str | None = Field(None, alias="APP_DATABASE_URL")
     redis_url: str | None = Field(None, alias="REDIS_URL")
     db_pool_size: int = Field(10, alias="CLIENTFORGE_DB_POOL_SIZE")
+    api_threads: int = Field(8, alias="CLIENTFORGE_API_THREADS")
 
     jwt_secret: SecretStr | None = Field(None, alias="JWT_SECRET")
     field_encryption_key: SecretStr | None = Field(None, alias="FIELD_ENCRYPTION_KEY")

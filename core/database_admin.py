@@ -6,17 +6,22 @@ uses them.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import redis
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.engine import URL
 
 import migrations
+from core.auth import authz
 from core.config import APP_DB_ROLE, get_settings
 from core.db import owner_engine
 from core.rbac.catalog import ALL_PERMISSIONS, RESOURCES, SYSTEM_ROLES
+
+log = logging.getLogger(__name__)
 
 APPEND_ONLY_TABLES = ("audit_logs",)
 READ_ONLY_TABLES = ("permissions",)
@@ -53,6 +58,10 @@ def migrate(engine: Engine | None = None) -> None:
         command.upgrade(alembic_config(connection=conn), "head")
     ensure_app_role(engine, get_settings().secret("app_db_password"))
     sync_permissions(engine)
+    try:  # grants may have changed: tokens minted before must be refreshed
+        authz.reset_all()
+    except redis.RedisError:
+        log.warning("Redis unreachable: access tokens issued before this migration stay valid until they expire")
 
 
 def ensure_app_role(engine: Engine, password: str) -> None:

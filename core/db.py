@@ -8,7 +8,7 @@ with `set_config(..., true)`, i.e. `SET LOCAL`, from the actor; with no tenant s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -117,40 +117,38 @@ def dispose_engines() -> None:
     _session_factory.cache_clear()
 
 
-_SET_CONTEXT = text(
-    "SELECT set_config('app.tenant_id', :tenant_id, true), set_config('app.user_id', :user_id, true),"
-    " set_config('app.api_key_id', :api_key_id, true), set_config('app.request_id', :request_id, true),"
-    " set_config('app.ip', :ip, true), set_config('app.user_agent', :user_agent, true),"
-    " set_config('app.via', :via, true)"
+CONTEXT_COLUMNS = (
+    "set_config('app.tenant_id', :cf_tenant_id, true), set_config('app.user_id', :cf_user_id, true),"
+    " set_config('app.api_key_id', :cf_api_key_id, true), set_config('app.request_id', :cf_request_id, true),"
+    " set_config('app.ip', :cf_ip, true), set_config('app.user_agent', :cf_user_agent, true),"
+    " set_config('app.via', :cf_via, true)"
 )
+_SET_CONTEXT = text(f"SELECT {CONTEXT_COLUMNS}")
 
 
 def _str(value: UUID | str | None) -> str:
     return "" if value is None else str(value)
 
 
+def context_params(tenant_id: UUID | None, user_id: UUID | None, api_key_id: UUID | None) -> dict[str, str]:
+    """Bind parameters for CONTEXT_COLUMNS: the tenancy plus the request context read by audit triggers."""
+    ctx = current_context()
+    return {
+        "cf_tenant_id": _str(tenant_id),
+        "cf_user_id": _str(user_id),
+        "cf_api_key_id": _str(api_key_id),
+        "cf_request_id": ctx.request_id or "",
+        "cf_ip": ctx.ip or "",
+        "cf_user_agent": (ctx.user_agent or "")[:500],
+        "cf_via": ctx.via or "",
+    }
+
+
 @event.listens_for(Session, "after_begin")
 def _on_begin(session: Session, transaction: Any, connection: Any) -> None:
     scope = session.info.get("tenancy")
     if scope is not None and any(scope):  # a new transaction starts with no tenant: RLS already fails closed
-        _apply_tenant_context(session, connection)
-
-
-def _apply_tenant_context(session: Session, connection: Any) -> None:
-    tenant_id, user_id, api_key_id = session.info["tenancy"]
-    ctx = current_context()
-    connection.execute(
-        _SET_CONTEXT,
-        {
-            "tenant_id": _str(tenant_id),
-            "user_id": _str(user_id),
-            "api_key_id": _str(api_key_id),
-            "request_id": ctx.request_id or "",
-            "ip": ctx.ip or "",
-            "user_agent": (ctx.user_agent or "")[:500],
-            "via": ctx.via or "",
-        },
-    )
+        connection.execute(_SET_CONTEXT, context_params(*scope))
 
 
 def bind_tenant(
@@ -159,11 +157,64 @@ def bind_tenant(
     """Point this session (now and in every later transaction) at one tenant and actor."""
     session.info["tenancy"] = (tenant_id, user_id, api_key_id)
     if session.in_transaction():
-        _apply_tenant_context(session, session.connection())
+        session.connection().execute(_SET_CONTEXT, context_params(tenant_id, user_id, api_key_id))
+
+
+def execute_binding(
+    session: Session,
+    statement: str,
+    params: dict[str, Any],
+    tenant_id: UUID,
+    user_id: UUID | None = None,
+    api_key_id: UUID | None = None,
+) -> Any:
+    """Bind the session to a tenant *and* run `SELECT {CONTEXT_COLUMNS}, <statement>` in one round trip.
+
+    `statement` is the rest of a SELECT after its context columns (e.g. `a.* FROM f(:x) a`); it must not
+    depend on row-level security, which is only in force for the statements after it.
+    """
+    session.info["tenancy"] = (None, None, None)  # the statement itself sets the tenancy of this transaction
+    try:
+        result = session.execute(
+            text(f"SELECT {CONTEXT_COLUMNS}, {statement}"), {**params, **context_params(tenant_id, user_id, api_key_id)}
+        )
+    finally:
+        session.info["tenancy"] = (tenant_id, user_id, api_key_id)
+    return result
 
 
 def bind_actor(session: Session, actor: Actor) -> None:
     bind_tenant(session, actor.tenant_id, actor.user_id, actor.api_key_id)
+
+
+def on_commit(session: Session, callback: Callable[[], object]) -> None:
+    """Run `callback` once the session's current transaction has committed (never if it rolls back).
+
+    For side effects outside PostgreSQL that must not run ahead of the data they describe (Redis state).
+    """
+    session.info.setdefault("on_commit", []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for callback in session.info.pop("on_commit", []):
+        callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_commit(session: Session) -> None:
+    session.info.pop("on_commit", None)
+
+
+def new_session(actor: Actor | None = None, *, tenant_id: UUID | None = None) -> Session:
+    """A session as the app role; it connects on first use. Prefer `unit_of_work` unless the caller manages
+    the transaction's end itself (the API's async request scope)."""
+    session = _session_factory()()
+    if actor is not None:
+        bind_actor(session, actor)
+    else:
+        bind_tenant(session, tenant_id)
+    return session
 
 
 @contextmanager
@@ -173,12 +224,8 @@ def unit_of_work(actor: Actor | None = None, *, tenant_id: UUID | None = None) -
     With an actor (or a bare tenant id for pre-authentication steps such as login), row-level security sees
     that tenant; with neither, tenant tables are invisible.
     """
-    session = _session_factory()()
+    session = new_session(actor, tenant_id=tenant_id)
     try:
-        if actor is not None:
-            bind_actor(session, actor)
-        else:
-            bind_tenant(session, tenant_id)
         yield session
         session.commit()
     except BaseException:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 
 import redis
+import redis.asyncio as aioredis
 
 from core.config import get_settings
 
@@ -23,3 +25,16 @@ def get_redis() -> redis.Redis:
 
 def reset_redis() -> None:
     get_redis.cache_clear()
+    _async_clients.clear()
+
+
+_async_clients: dict[int, aioredis.Redis] = {}
+
+
+def get_async_redis() -> aioredis.Redis:
+    """The asyncio client of the running event loop (connections cannot cross loops)."""
+    key = id(asyncio.get_running_loop())
+    client = _async_clients.get(key)
+    if client is None:
+        client = _async_clients[key] = aioredis.Redis.from_url(redis_url(), decode_responses=True)
+    return client

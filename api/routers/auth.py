@@ -4,6 +4,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from pydantic import Field
 
@@ -12,6 +13,7 @@ from api.deps import CurrentActor, SessionDep, client_ip
 from api.envelope import Envelope, error_responses, ok
 from core.actor import Actor
 from core.auth import service as auth
+from core.db import unit_of_work
 from core.errors import AccountLocked, AuthenticationFailed
 from core.schemas import ReadSchema, Schema
 from core.users import service as users
@@ -67,20 +69,25 @@ def _tokens(pair: auth.TokenPair) -> dict:
     }
 
 
+def _login(body: LoginRequest) -> dict:
+    pair = auth.login_committing_failures(email=body.email, password=body.password, tenant_slug=body.tenant)
+    with unit_of_work(tenant_id=pair.tenant_id) as session:
+        # Everyone may read themselves, whether or not their role grants users:read.
+        user = users.get(session, Actor.system(pair.tenant_id), pair.user_id)
+        return {**_tokens(pair), "user": users.to_read(session, user).model_dump(mode="json", by_alias=True)}
+
+
 @router.post("/login", response_model=Envelope[LoginResult], responses=error_responses(400, 401, 403, 429))
-def login(request: Request, body: LoginRequest, session: SessionDep) -> dict:
+async def login(request: Request, body: LoginRequest) -> dict:
     """Log in with email, password and workspace; 5 failures lock the account for 15 minutes."""
     ip = client_ip(request)
-    ratelimit.check_login(ip)
+    await ratelimit.check_login(ip)
     try:
-        pair = auth.login_committing_failures(email=body.email, password=body.password, tenant_slug=body.tenant)
+        data = await run_in_threadpool(_login, body)
     except (AuthenticationFailed, AccountLocked):
-        ratelimit.record_failed_login(ip)
+        await ratelimit.record_failed_login(ip)
         raise
-    auth.load_actor(session, tenant_id=pair.tenant_id, user_id=pair.user_id, session_id=pair.session_id)
-    # Everyone may read themselves, whether or not their role grants users:read.
-    user = users.get(session, Actor.system(pair.tenant_id), pair.user_id)
-    return ok({**_tokens(pair), "user": users.to_read(session, user).model_dump(by_alias=True)})
+    return ok(data)
 
 
 @router.post("/refresh", response_model=Envelope[Tokens], responses=error_responses(400, 401))

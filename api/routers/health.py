@@ -11,7 +11,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Liveness: the process answers")
-def health() -> dict:
+async def health() -> dict:
     return ok({"status": "ok"})
 
 

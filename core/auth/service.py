@@ -15,14 +15,14 @@ from sqlalchemy.orm import Session
 
 from core.actor import Actor
 from core.audit.service import record_auth_event
-from core.auth import passwords, sessions, tokens
+from core.auth import authz, passwords, sessions, tokens
 from core.auth.models import ApiKey
 from core.config import get_settings
-from core.db import bind_tenant, current_context, unit_of_work
+from core.db import bind_actor, bind_tenant, current_context, execute_binding, unit_of_work
 from core.errors import AccountLocked, AuthenticationFailed, NotFound, ValidationFailed
 from core.ids import new_id
 from core.rbac.catalog import ALL_PERMISSIONS
-from core.rbac.models import Permission, Role
+from core.rbac.models import Permission
 from core.redis import get_redis
 from core.schemas import Schema
 from core.tenants import service as tenants
@@ -45,21 +45,6 @@ class TokenPair:
 
 # Actors --------------------------------------------------------------------------------------------------
 
-_ACTOR_QUERY = text(
-    """
-    SELECT u.id, u.email, u.team_id, u.is_active, u.deleted_at, u.password_changed_at, r.name AS role,
-           r.record_scope, t.plan, t.is_active AS tenant_active,
-           COALESCE(array_agg(p.resource || ':' || p.action) FILTER (WHERE p.id IS NOT NULL), '{}') AS perms
-      FROM users u
-      JOIN roles r ON r.id = u.role_id
-      JOIN tenants t ON t.id = u.tenant_id
-      LEFT JOIN role_permissions rp ON rp.role_id = r.id
-      LEFT JOIN permissions p ON p.id = rp.permission_id
-     WHERE u.id = :user_id AND u.tenant_id = :tenant_id
-     GROUP BY u.id, r.id, t.id
-    """
-)
-
 
 def load_actor(
     session: Session,
@@ -69,10 +54,18 @@ def load_actor(
     session_id: str | None = None,
     api_key: ApiKey | None = None,
 ) -> Actor:
-    """The user's actor in one query; an API key narrows it to the key's permissions."""
-    bind_tenant(session, tenant_id, user_id, api_key.id if api_key else None)
-    row = session.execute(_ACTOR_QUERY, {"user_id": user_id, "tenant_id": tenant_id}).first()
-    if row is None or not row.is_active or row.deleted_at is not None or not row.tenant_active:
+    """The user's actor (role, scope, permissions, plan), loaded in the same round trip that binds the
+    transaction to the tenant; an API key narrows the permissions to the key's."""
+    key_id = api_key.id if api_key else None
+    row = execute_binding(
+        session,
+        "a.* FROM cf_actor(:tenant_id, :user_id) a",
+        {"tenant_id": tenant_id, "user_id": user_id},
+        tenant_id,
+        user_id,
+        key_id,
+    ).first()
+    if row is None or not row.active:
         raise AuthenticationFailed("This account is no longer active", code="ACCOUNT_INACTIVE")
     permissions = frozenset(row.perms)
     if api_key is not None:
@@ -80,8 +73,9 @@ def load_actor(
     return Actor(
         tenant_id=tenant_id,
         user_id=user_id,
-        api_key_id=api_key.id if api_key else None,
+        api_key_id=key_id,
         team_id=row.team_id,
+        role_id=row.role_id,
         role=row.role,
         scope=row.record_scope,
         permissions=permissions,
@@ -91,11 +85,38 @@ def load_actor(
     )
 
 
-def authenticate_access_token(session: Session, token: str) -> Actor:
-    claims = tokens.decode_access_token(token)
-    if not sessions.is_active(claims["sid"]):
+def _verified_actor(claims: dict, active: bool, version: str | None) -> Actor:
+    if not active:
         raise AuthenticationFailed("Session ended; log in again", code="SESSION_REVOKED")
-    return load_actor(session, tenant_id=UUID(claims["tid"]), user_id=UUID(claims["sub"]), session_id=claims["sid"])
+    if version != claims["av"]:
+        raise AuthenticationFailed(
+            "Your permissions changed since this token was issued; refresh it", code="TOKEN_STALE"
+        )
+    return tokens.actor_from_claims(claims)
+
+
+def authenticate_access_token(session: Session, token: str) -> Actor:
+    """Token -> Actor with no database round trip: signature, expiry, live session and current permissions
+    version are checked; the session is bound to the actor's tenant."""
+    claims = tokens.decode_access_token(token)
+    active = sessions.is_active(claims["sid"])
+    actor = _verified_actor(claims, active, authz.peek(claims["sub"], claims["rid"]))
+    bind_actor(session, actor)
+    return actor
+
+
+async def authenticate_access_token_async(token: str) -> Actor:
+    """The same checks as `authenticate_access_token`, on the event loop (one Redis round trip, no thread)."""
+    claims = tokens.decode_access_token(token)
+    active, version = await authz.token_state(claims["sid"], claims["sub"], claims["rid"])
+    return _verified_actor(claims, active, version)
+
+
+def issue_tokens(actor: Actor, *, session_id: str) -> tuple[str, int]:
+    if actor.user_id is None or actor.role_id is None:
+        raise AuthenticationFailed("Only users get access tokens")
+    version = authz.current_version(actor.user_id, actor.role_id)
+    return tokens.issue_access_token(actor, session_id=session_id, authz_version=version)
 
 
 def authenticate(session: Session, credential: str) -> Actor:
@@ -184,11 +205,11 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
     user.failed_login_attempts = 0
     user.locked_until = None
     user.last_login_at = now
-    role = session.scalar(select(Role.name).where(Role.id == user.role_id)) or ""
     record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login", email=email)
     ctx = current_context()
     session_id, refresh = sessions.create(user_id=user.id, tenant_id=tenant_id, ip=ctx.ip, user_agent=ctx.user_agent)
-    access, ttl = tokens.issue_access_token(user_id=user.id, tenant_id=tenant_id, session_id=session_id, role=role)
+    actor = load_actor(session, tenant_id=tenant_id, user_id=user.id, session_id=session_id)
+    access, ttl = issue_tokens(actor, session_id=session_id)
     return TokenPair(access, refresh, ttl, session_id, user.id, tenant_id)
 
 
@@ -219,9 +240,7 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
             exc.details = None  # never echo ids to whoever holds the stolen token
         raise
     actor = load_actor(session, tenant_id=UUID(info.tenant_id), user_id=UUID(info.user_id), session_id=info.id)
-    access, ttl = tokens.issue_access_token(
-        user_id=UUID(info.user_id), tenant_id=actor.tenant_id, session_id=info.id, role=actor.role
-    )
+    access, ttl = issue_tokens(actor, session_id=info.id)
     return TokenPair(access, new_refresh, ttl, info.id, UUID(info.user_id), UUID(info.tenant_id))
 
 

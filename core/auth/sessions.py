@@ -24,7 +24,7 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _session_key(session_id: str) -> str:
+def session_key(session_id: str) -> str:
     return f"cf:session:{session_id}"
 
 
@@ -66,8 +66,8 @@ def create(*, user_id: UUID, tenant_id: UUID, ip: str | None, user_agent: str | 
     token = secrets.token_urlsafe(48)
     r = get_redis()
     pipe = r.pipeline()
-    pipe.hset(_session_key(session_id), mapping={k: str(v) for k, v in info.items()})
-    pipe.expire(_session_key(session_id), _ttl())
+    pipe.hset(session_key(session_id), mapping={k: str(v) for k, v in info.items()})
+    pipe.expire(session_key(session_id), _ttl())
     pipe.sadd(_user_sessions_key(user_id), session_id)
     pipe.expire(_user_sessions_key(user_id), _ttl())
     pipe.set(_refresh_key(_hash(token)), json.dumps({"sid": session_id, "used": False}), ex=_ttl())
@@ -76,7 +76,7 @@ def create(*, user_id: UUID, tenant_id: UUID, ip: str | None, user_agent: str | 
 
 
 def is_active(session_id: str) -> bool:
-    return bool(get_redis().exists(_session_key(session_id)))
+    return bool(get_redis().exists(session_key(session_id)))
 
 
 _ROTATE = """
@@ -127,7 +127,7 @@ def rotate(refresh_token: str) -> tuple[SessionInfo, str]:
 
 
 def get(session_id: str) -> SessionInfo | None:
-    data = cast(dict[str, str], get_redis().hgetall(_session_key(session_id)))
+    data = cast(dict[str, str], get_redis().hgetall(session_key(session_id)))
     if not data:
         return None
     return SessionInfo(
@@ -157,7 +157,7 @@ def revoke(session_id: str) -> bool:
     """End one session; its refresh tokens die with it (rotation checks the session) and so do access tokens."""
     r = get_redis()
     info = get(session_id)
-    removed = r.delete(_session_key(session_id))
+    removed = r.delete(session_key(session_id))
     if info is not None:
         r.srem(_user_sessions_key(info.user_id), session_id)
     return bool(removed)

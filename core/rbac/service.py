@@ -8,6 +8,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
+from core.auth import authz
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.ids import new_id
 from core.rbac.catalog import ALL_PERMISSIONS, SYSTEM_ROLES
@@ -143,6 +144,7 @@ def update(session: Session, actor: Actor, role_id: UUID, data: RoleUpdate) -> R
         session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
         _grant(session, actor.tenant_id, role.id, names)
         role.updated_at = func.now()  # a grant change is a change of the role (bumps version)
+    authz.role_changed(session, role.id)
     session.flush()
     return role
 

@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.actor import Actor
-from core.auth import passwords
+from core.auth import authz, passwords, sessions
+from core.db import on_commit
 from core.errors import Conflict, NotFound, PlanLimitReached, ValidationFailed
 from core.ids import new_id
 from core.rbac import service as rbac
@@ -134,6 +135,10 @@ def update(session: Session, actor: Actor, user_id: UUID, data: UserUpdate) -> U
         raise Conflict("You cannot deactivate yourself")
     for name, value in fields.items():
         setattr(user, name, value)
+    if data.role is not None or {"team_id", "is_active"} & fields.keys():
+        authz.user_changed(session, user.id)
+    if fields.get("is_active") is False:
+        on_commit(session, lambda: sessions.revoke_all(user_id))
     session.flush()
     return user
 
@@ -164,6 +169,8 @@ def deactivate(session: Session, actor: Actor, user_id: UUID) -> None:
         raise Conflict("You cannot delete yourself")
     user.is_active = False
     user.deleted_at = datetime.now(UTC)
+    authz.user_changed(session, user.id)
+    on_commit(session, lambda: sessions.revoke_all(user_id))
     session.flush()
 
 

@@ -413,7 +413,8 @@ def test_delete_user_is_204_and_they_can_no_longer_log_in(client, shop, shop_adm
         client.post(f"{API}/auth/login", json={"email": email, "password": PASSWORD, "tenant": shop.slug}),
         401,
     )
-    assert_error(client.get(f"{API}/auth/me", headers=bearer(rep["accessToken"])), 401, "ACCOUNT_INACTIVE")
+    # Their sessions end with the account: the access token they still hold stops working at once.
+    assert_error(client.get(f"{API}/auth/me", headers=bearer(rep["accessToken"])), 401, "SESSION_REVOKED")
 
 
 def test_unknown_or_malformed_user_id(client, shop_admin):

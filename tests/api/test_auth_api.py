@@ -269,9 +269,14 @@ def _alg_none(client, world):
 
 
 def _expired(client, world):
-    session_id = login(client, world.admin_email, world.slug)["sessionId"]
+    issued = login(client, world.admin_email, world.slug)["accessToken"]
     past = datetime.now(UTC) - timedelta(hours=1)
-    claims = _claims(world, sid=session_id, iat=past, nbf=past, exp=past + timedelta(minutes=15))
+    claims = {
+        **jwt.decode(issued, options={"verify_signature": False}),
+        "iat": past,
+        "nbf": past,
+        "exp": past + timedelta(minutes=15),
+    }
     return jwt.encode(claims, get_settings().secret("jwt_secret"), algorithm="HS256")
 
 
@@ -358,3 +363,32 @@ def test_per_address_limit_applies_before_authentication(client, tenant, setting
     error = assert_error(resp, 429, "RATE_LIMIT_EXCEEDED")
     assert "this address" in error["message"]
     assert resp.headers["retry-after"]
+
+
+def test_permission_changes_apply_at_once_and_only_to_whom_they_concern(client, tenant):
+    admin = login_headers(client, tenant.admin_email, tenant.slug)
+    first_email, second_email = user_email(tenant, "rep"), user_email(tenant, "rep")
+    first, second = login(client, first_email, tenant.slug), login(client, second_email, tenant.slug)
+    first_id = first["user"]["id"]
+
+    assert_success(client.patch(f"{API}/users/{first_id}", headers=admin, json={"role": "read_only"}))
+    assert_error(client.get(f"{API}/auth/me", headers=bearer(first["accessToken"])), 401, "TOKEN_STALE")
+    assert_success(client.get(f"{API}/auth/me", headers=bearer(second["accessToken"])))  # untouched
+    assert_success(client.get(f"{API}/auth/me", headers=admin))
+    renewed = assert_success(client.post(f"{API}/auth/refresh", json={"refreshToken": first["refreshToken"]}))
+    me = assert_success(client.get(f"{API}/auth/me", headers=bearer(renewed["accessToken"])))
+    assert me["role"] == "read_only" and "contacts:create" not in me["permissions"]
+
+    # Changing what a role grants makes its holders refresh, and the refreshed token carries the new grants.
+    role = assert_success(
+        client.post(f"{API}/roles", headers=admin, json={"name": "auditor", "permissions": ["audit_logs:read"]}), 201
+    )
+    second_id = second["user"]["id"]
+    assert_success(client.patch(f"{API}/users/{second_id}", headers=admin, json={"role": "auditor"}))
+    second = assert_success(client.post(f"{API}/auth/refresh", json={"refreshToken": second["refreshToken"]}))
+    assert_success(client.get(f"{API}/audit-logs", headers=bearer(second["accessToken"])))
+    assert_success(client.patch(f"{API}/roles/{role['id']}", headers=admin, json={"permissions": ["users:read"]}))
+    assert_error(client.get(f"{API}/audit-logs", headers=bearer(second["accessToken"])), 401, "TOKEN_STALE")
+    second = assert_success(client.post(f"{API}/auth/refresh", json={"refreshToken": second["refreshToken"]}))
+    assert_error(client.get(f"{API}/audit-logs", headers=bearer(second["accessToken"])), 403, "FORBIDDEN")
+    assert_success(client.get(f"{API}/auth/me", headers=bearer(renewed["accessToken"])))  # other role untouched
