@@ -145,28 +145,26 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
         .where(User.tenant_id == tenant_id, User.email == email, User.deleted_at.is_(None))
         .with_for_update()
     )
+
+    def refused(reason: str, **details: object) -> AuthenticationFailed:
+        record_auth_event(
+            session,
+            tenant_id=tenant_id,
+            user_id=user.id if user else None,
+            action="login_failed",
+            email=email,
+            details={"reason": reason, **details},
+        )
+        return AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+
     now = datetime.now(UTC)
     if user is None:
         passwords.verify_password(None, password)
-        record_auth_event(
-            session,
-            tenant_id=tenant_id,
-            action="login_failed",
-            email=email,
-            details={"reason": "unknown_user"},
-        )
-        raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+        raise refused("unknown_user")
     bind_tenant(session, tenant_id, user.id)
     if user.locked_until is not None and user.locked_until > now:
         passwords.verify_password(None, password)
-        record_auth_event(
-            session,
-            tenant_id=tenant_id,
-            user_id=user.id,
-            action="login_failed",
-            email=email,
-            details={"reason": "locked"},
-        )
+        refused("locked")
         minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
         raise AccountLocked(
             f"Too many failed attempts: this account is locked. Try again in {minutes} minute(s).",
@@ -174,10 +172,7 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
         )
     if not passwords.verify_password(user.password_hash, password):
         user.failed_login_attempts += 1
-        reason = {"reason": "bad_password", "attempts": user.failed_login_attempts}
-        record_auth_event(
-            session, tenant_id=tenant_id, user_id=user.id, action="login_failed", email=email, details=reason
-        )
+        failure = refused("bad_password", attempts=user.failed_login_attempts)
         if user.failed_login_attempts >= settings.lockout_attempts:
             user.locked_until = now + timedelta(minutes=settings.lockout_minutes)
             user.failed_login_attempts = 0
@@ -189,17 +184,9 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
                 email=email,
                 details={"minutes": settings.lockout_minutes},
             )
-        raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+        raise failure
     if not user.is_active:
-        record_auth_event(
-            session,
-            tenant_id=tenant_id,
-            user_id=user.id,
-            action="login_failed",
-            email=email,
-            details={"reason": "inactive"},
-        )
-        raise AuthenticationFailed(INVALID_CREDENTIALS, code="INVALID_CREDENTIALS")
+        raise refused("inactive")
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
     user.failed_login_attempts = 0
