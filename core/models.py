@@ -1,26 +1,50 @@
 """Every mapped table, imported in one place for Alembic and for the mapper registry."""
 
+from core.accounts.models import Account
+from core.activities.models import Activity
 from core.audit.models import AuditLog
 from core.auth.models import ApiKey
+from core.contacts.models import Contact
+from core.custom_fields.models import CustomField, CustomFieldValue
 from core.db import Base
+from core.deals.models import Deal, DealStageHistory
 from core.events.models import Event
 from core.jobs.models import Job
+from core.notes.models import Note
+from core.pipelines.models import Pipeline, Stage
 from core.rbac.models import Permission, Role, RolePermission
+from core.records.models import IdempotencyKey
+from core.tasks.models import Task
 from core.tenants.models import Tenant
 from core.users.models import Team, User
+from core.webhooks.models import Webhook, WebhookDelivery
 
 __all__ = [
+    "Account",
+    "Activity",
     "ApiKey",
     "AuditLog",
     "Base",
+    "Contact",
+    "CustomField",
+    "CustomFieldValue",
+    "Deal",
+    "DealStageHistory",
     "Event",
+    "IdempotencyKey",
     "Job",
+    "Note",
     "Permission",
+    "Pipeline",
     "Role",
     "RolePermission",
+    "Stage",
+    "Task",
     "Team",
     "Tenant",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "tenant_tables",
 ]
 

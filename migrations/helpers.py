@@ -2,8 +2,13 @@
 
 from alembic import op
 
-# Columns that change as bookkeeping (logins, key use); auth events audit those explicitly.
+# Secret columns are masked in the audit trail; derived ones are left out of it.
+AUDIT_SECRET_COLUMNS = ("password_hash", "key_hash", "secret_encrypted")
+AUDIT_DERIVED_COLUMNS = ("search",)
+# Updates that change only these (derived values, bookkeeping of logins and key use) write no audit row;
+# auth events are audited explicitly instead.
 AUDIT_IGNORED_COLUMNS = (
+    *AUDIT_DERIVED_COLUMNS,
     "updated_at",
     "version",
     "last_used_at",

@@ -12,6 +12,7 @@ from core.actor import Actor
 from core.db import bind_tenant
 from core.errors import Conflict, NotFound
 from core.ids import new_id
+from core.pipelines import service as pipelines
 from core.rbac import service as rbac
 from core.tenants.models import Tenant
 from core.tenants.schemas import TenantCreate, TenantUpdate
@@ -75,6 +76,7 @@ def create(session: Session, data: TenantCreate, *, hooks: list | None = None) -
         ),
     )
     admin.is_verified = True
+    pipelines.create_default_pipeline(session, system)
     for hook in hooks or []:
         hook(session, system)
     session.flush()

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from alembic import op
 
 from migrations.helpers import (
+    AUDIT_DERIVED_COLUMNS,
     AUDIT_IGNORED_COLUMNS,
+    AUDIT_SECRET_COLUMNS,
     attach_audit,
     attach_updated_at,
     detach_audit,
@@ -28,6 +30,9 @@ AUDITED = ["tenants", "teams", "users", "roles", "api_keys"]
 WITH_UPDATED_AT = ["tenants", "teams", "users", "roles", "api_keys", "jobs"]
 
 _IGNORED = "ARRAY[" + ", ".join(f"'{c}'" for c in AUDIT_IGNORED_COLUMNS) + "]"
+_SECRET = "ARRAY[" + ", ".join(f"'{c}'" for c in AUDIT_SECRET_COLUMNS) + "]"
+# Secrets never enter the trail; derived columns (search vectors) are noise.
+_OMITTED = "ARRAY[" + ", ".join(f"'{c}'" for c in (*AUDIT_SECRET_COLUMNS, *AUDIT_DERIVED_COLUMNS)) + "]"
 
 FUNCTIONS = f"""
 CREATE FUNCTION cf_current_tenant() RETURNS uuid LANGUAGE sql STABLE PARALLEL SAFE AS $$
@@ -69,7 +74,7 @@ BEGIN
                           new_values, ip_address, user_agent, request_id, via)
   SELECT cf_uuid7(), cf_audit_row_tenant(TG_TABLE_NAME, j), cf_setting_uuid('app.user_id'),
          cf_setting_uuid('app.api_key_id'), TG_TABLE_NAME, cf_audit_entity(j), 'create', NULL,
-         j - ARRAY['password_hash', 'key_hash'], cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
+         j - {_OMITTED}, cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
          cf_setting('app.request_id'), cf_setting('app.via')
   FROM (SELECT to_jsonb(n) AS j FROM new_rows n) s;
   RETURN NULL;
@@ -81,7 +86,7 @@ BEGIN
                           new_values, ip_address, user_agent, request_id, via)
   SELECT cf_uuid7(), cf_audit_row_tenant(TG_TABLE_NAME, j), cf_setting_uuid('app.user_id'),
          cf_setting_uuid('app.api_key_id'), TG_TABLE_NAME, cf_audit_entity(j), 'hard_delete',
-         j - ARRAY['password_hash', 'key_hash'], NULL, cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
+         j - {_OMITTED}, NULL, cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
          cf_setting('app.request_id'), cf_setting('app.via')
   FROM (SELECT to_jsonb(o) AS j FROM old_rows o) s
   -- a tenant's own rows cascade away with it; its audit trail goes too, so do not write into it
@@ -103,10 +108,10 @@ BEGIN
          cf_setting('app.request_id'), cf_setting('app.via')
   FROM (
     SELECT oj, nj,
-      (SELECT jsonb_object_agg(k, CASE WHEN k IN ('password_hash', 'key_hash') THEN '"***"'::jsonb ELSE oj->k END)
+      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({_SECRET}) THEN '"***"'::jsonb ELSE oj->k END)
          FROM jsonb_object_keys(nj) k
         WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_IGNORED})) AS old_changed,
-      (SELECT jsonb_object_agg(k, CASE WHEN k IN ('password_hash', 'key_hash') THEN '"***"'::jsonb ELSE nj->k END)
+      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({_SECRET}) THEN '"***"'::jsonb ELSE nj->k END)
          FROM jsonb_object_keys(nj) k
         WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_IGNORED})) AS new_changed
     FROM (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -15,7 +15,23 @@ from core.errors import NotFound, PlanLimitReached
 from core.events import service as events
 from core.ids import new_id
 from core.jobs.models import Job
-from core.models import tenant_tables
+from core.models import (
+    Account,
+    Activity,
+    Contact,
+    CustomField,
+    CustomFieldValue,
+    Deal,
+    DealStageHistory,
+    IdempotencyKey,
+    Note,
+    Pipeline,
+    Stage,
+    Task,
+    Webhook,
+    WebhookDelivery,
+    tenant_tables,
+)
 from core.users import service as users
 from core.users.schemas import TeamCreate, UserCreate
 from tests.factories import PASSWORD, TenantWorld
@@ -54,6 +70,78 @@ def _populate(world: TenantWorld) -> None:
         auth.create_api_key(session, admin, name="sync", permissions=["contacts:read"])
         session.add(Job(id=new_id(), tenant_id=world.tenant_id, kind="import", created_by=world.admin_id))
         events.emit(session, admin, "team.created", entity_type="teams")
+    _populate_records(world)
+
+
+def _populate_records(world: TenantWorld) -> None:
+    """One row in each CRM record table, written as the app role inside the tenant (so RLS admits them)."""
+    t, owner = world.tenant_id, world.admin_id
+    with unit_of_work(world.admin) as session:
+        pipeline = session.scalars(select(Pipeline).where(Pipeline.tenant_id == t, Pipeline.is_default)).one()
+        stage = session.scalars(
+            select(Stage).where(Stage.pipeline_id == pipeline.id).order_by(Stage.display_order)
+        ).first()
+        account = Account(id=new_id(), tenant_id=t, owner_id=owner, name="Acme", domain="acme.example")
+        contact = Contact(
+            id=new_id(),
+            tenant_id=t,
+            owner_id=owner,
+            first_name="Ada",
+            last_name="Lovelace",
+            email="ada@acme.example",
+            account_id=account.id,
+        )
+        deal = Deal(
+            id=new_id(),
+            tenant_id=t,
+            owner_id=owner,
+            name="Acme renewal",
+            pipeline_id=pipeline.id,
+            stage_id=stage.id,
+            account_id=account.id,
+            contact_id=contact.id,
+            amount=1000,
+        )
+        field = CustomField(
+            id=new_id(),
+            tenant_id=t,
+            entity_type="contacts",
+            field_name="tier",
+            field_label="Tier",
+            field_type="select",
+            field_options=["gold", "silver"],
+        )
+        webhook = Webhook(
+            id=new_id(),
+            tenant_id=t,
+            url="https://hooks.example/crm",
+            event_types=["contact.created"],
+            secret_encrypted="v1:x",
+        )
+        session.add_all([account, contact, deal, field, webhook])
+        session.flush()
+        session.add_all(
+            [
+                DealStageHistory(id=new_id(), tenant_id=t, deal_id=deal.id, to_stage_id=stage.id, changed_by=owner),
+                Activity(id=new_id(), tenant_id=t, owner_id=owner, type="call", subject="Intro", contact_id=contact.id),
+                Task(id=new_id(), tenant_id=t, title="Send proposal", assignee_id=owner, deal_id=deal.id),
+                Note(id=new_id(), tenant_id=t, entity_type="contacts", entity_id=contact.id, body="Met at the fair"),
+                CustomFieldValue(
+                    id=new_id(),
+                    tenant_id=t,
+                    custom_field_id=field.id,
+                    entity_type="contacts",
+                    entity_id=contact.id,
+                    value_text="gold",
+                ),
+                IdempotencyKey(
+                    id=new_id(), tenant_id=t, key="k1", method="POST", path="/api/v1/contacts", request_hash="0" * 64
+                ),
+                WebhookDelivery(
+                    id=new_id(), tenant_id=t, webhook_id=webhook.id, event_id=new_id(), event_type="contact.created"
+                ),
+            ]
+        )
 
 
 def test_every_tenant_table_has_row_level_security_enabled_forced_and_a_policy():
