@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import ARRAY, Computed, ForeignKey, String
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy import Computed, ForeignKey, String
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 
