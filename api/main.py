@@ -17,7 +17,23 @@ from fastapi.staticfiles import StaticFiles
 from api import errors
 from api.deps import limit_by_ip
 from api.middleware import PlatformMiddleware
-from api.routers import admin, api_keys, auth, health, jobs, roles, users
+from api.routers import (
+    accounts,
+    activities,
+    admin,
+    api_keys,
+    auth,
+    contacts,
+    custom_fields,
+    deals,
+    health,
+    jobs,
+    notes,
+    pipelines,
+    roles,
+    tasks,
+    users,
+)
 from core.config import get_settings
 from core.logging import configure_logging
 
@@ -55,7 +71,8 @@ def create_app() -> FastAPI:
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])
-    for module in (auth, users, roles, api_keys, jobs, admin):
+    records = (accounts, contacts, pipelines, deals, activities, tasks, notes, custom_fields)
+    for module in (auth, users, roles, api_keys, jobs, admin, *records):
         v1.include_router(module.router)
     v1.include_router(users.teams_router)
     app.include_router(health.router)
