@@ -98,3 +98,26 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         429: "Rate limited",
     }
     return {s: {"model": ErrorEnvelope, "description": descriptions.get(s, "Error")} for s in statuses}
+
+
+class CursorPagination(_Camel):
+    limit: int
+    next_cursor: str | None = Field(description="Send as `cursor` for the next page; null on the last page.")
+    has_next: bool
+
+
+class CursorPagedEnvelope(_Camel, Generic[T]):
+    success: bool = True
+    data: list[T]
+    pagination: CursorPagination
+    meta: Meta
+
+
+def cursor_paged(items: list[Any], *, limit: int, next_cursor: str | None) -> dict[str, Any]:
+    """A keyset page: the cursor of the next page instead of a total (lists stay fast when large)."""
+    return {
+        "success": True,
+        "data": items,
+        "pagination": {"limit": limit, "nextCursor": next_cursor, "hasNext": next_cursor is not None},
+        "meta": meta(),
+    }

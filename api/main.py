@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api import errors
 from api.deps import limit_by_ip
+from api.idempotency import IdempotencyMiddleware
 from api.middleware import PlatformMiddleware
 from api.routers import (
     accounts,
@@ -103,8 +104,10 @@ def create_app() -> FastAPI:
             "X-RateLimit-Reset",
             "Retry-After",
             "Location",
+            "Idempotent-Replayed",
         ],
     )
+    app.add_middleware(IdempotencyMiddleware)  # inside PlatformMiddleware: request ids, body limit, metrics
     app.add_middleware(PlatformMiddleware)
     return app
 

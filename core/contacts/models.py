@@ -68,6 +68,7 @@ class Contact(
     mobile: Mapped[str | None] = mapped_column(String(50))
     title: Mapped[str | None] = mapped_column(String(100))
     department: Mapped[str | None] = mapped_column(String(100))
+    company: Mapped[str | None] = mapped_column(String(255))  # the lead's company, before an account exists
     lead_source: Mapped[str | None] = mapped_column(String(100))
     lead_status: Mapped[str | None] = mapped_column(String(50), default="new")
     lifecycle_stage: Mapped[str | None] = mapped_column(String(50), default="lead")

@@ -28,15 +28,22 @@ class Pipeline(IdMixin, TenantMixin, TimestampMixin, SoftDeleteMixin, VersionMix
     currency: Mapped[str] = mapped_column(String(3), nullable=False, default="USD", server_default="USD")
 
 
-class Stage(IdMixin, TenantMixin, TimestampMixin, VersionMixin, Base):
-    """An ordered stage of a pipeline (the seed's deal_stages)."""
+class Stage(IdMixin, TenantMixin, TimestampMixin, SoftDeleteMixin, VersionMixin, Base):
+    """An ordered stage of a pipeline (the seed's deal_stages). Deleting one is soft, so the stage history of
+    deals that passed through it keeps its name; a deleted stage leaves the order (negative display_order)."""
 
     __tablename__ = "deal_stages"
     __table_args__ = (
         UniqueConstraint(
             "pipeline_id", "display_order", name="uq_deal_stages_pipeline_order", deferrable=True, initially="DEFERRED"
         ),
-        UniqueConstraint("pipeline_id", "name", name="uq_deal_stages_pipeline_name"),
+        Index(
+            "uq_deal_stages_pipeline_name",
+            "pipeline_id",
+            "name",
+            unique=True,
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index("ix_deal_stages_tenant_pipeline", "tenant_id", "pipeline_id"),
         CheckConstraint("probability BETWEEN 0 AND 100", name="ck_deal_stages_probability"),
         CheckConstraint("NOT is_won_stage OR is_closed_stage", name="ck_deal_stages_won_is_closed"),

@@ -32,6 +32,7 @@ from core.errors import ValidationFailed
 
 RESERVED = {"page", "limit", "cursor", "sort", "fields", "search"}
 OPERATORS = {"eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "isnull"}
+LIST_OPERATORS = {"eq", "ne", "in", "contains", "isnull"}
 MAX_LIMIT = 100
 _PARAM = re.compile(r"^(?P<field>[A-Za-z][A-Za-z0-9_.]*)(?:\[(?P<op>[a-z]+)\])?$")
 
@@ -45,10 +46,24 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError("expected true or false")
 
 
+def _parse_int(raw: str) -> int:
+    value = int(raw)
+    if not -(2**63) <= value < 2**63:  # PostgreSQL's bigint; anything larger is no useful filter
+        raise ValueError("out of range")
+    return value
+
+
+def _parse_decimal(raw: str) -> Decimal:
+    value = Decimal(raw)
+    if not value.is_finite() or not -1000 < value.adjusted() < 1000:  # NaN, Infinity, overflowing exponents
+        raise ValueError("not a finite number of reasonable size")
+    return value
+
+
 PARSERS: dict[str, Callable[[str], Any]] = {
     "str": str,
-    "int": int,
-    "decimal": Decimal,
+    "int": _parse_int,
+    "decimal": _parse_decimal,
     "date": date.fromisoformat,
     "datetime": lambda raw: datetime.fromisoformat(raw.replace("Z", "+00:00")),
     "bool": _parse_bool,
@@ -149,6 +164,9 @@ def parse(
             continue
         if op not in OPERATORS:
             problems.append({"field": key, "message": f"unknown operator {op}; use one of {sorted(OPERATORS)}"})
+            continue
+        if spec.type == "str_list" and op not in LIST_OPERATORS:
+            problems.append({"field": key, "message": f"a list field takes one of {sorted(LIST_OPERATORS)}"})
             continue
         for raw in values:
             if op == "isnull":

@@ -118,6 +118,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.Uuid(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('deleted_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('version', sa.Integer(), server_default='1', nullable=False),
     sa.CheckConstraint('NOT is_won_stage OR is_closed_stage', name='ck_deal_stages_won_is_closed'),
     sa.CheckConstraint('probability BETWEEN 0 AND 100', name='ck_deal_stages_probability'),
@@ -125,10 +126,10 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['pipeline_id'], ['pipelines.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('pipeline_id', 'display_order', deferrable=True, initially='DEFERRED', name='uq_deal_stages_pipeline_order'),
-    sa.UniqueConstraint('pipeline_id', 'name', name='uq_deal_stages_pipeline_name')
+    sa.UniqueConstraint('pipeline_id', 'display_order', deferrable=True, initially='DEFERRED', name='uq_deal_stages_pipeline_order')
     )
     op.create_index('ix_deal_stages_tenant_pipeline', 'deal_stages', ['tenant_id', 'pipeline_id'], unique=False)
+    op.create_index('uq_deal_stages_pipeline_name', 'deal_stages', ['pipeline_id', 'name'], unique=True, postgresql_where=sa.text('deleted_at IS NULL'))
     op.create_table('accounts',
     sa.Column('name', sa.String(length=255), nullable=False),
     sa.Column('domain', sa.String(length=255), nullable=True),
@@ -219,6 +220,7 @@ def upgrade() -> None:
     sa.Column('mobile', sa.String(length=50), nullable=True),
     sa.Column('title', sa.String(length=100), nullable=True),
     sa.Column('department', sa.String(length=100), nullable=True),
+    sa.Column('company', sa.String(length=255), nullable=True),
     sa.Column('lead_source', sa.String(length=100), nullable=True),
     sa.Column('lead_status', sa.String(length=50), nullable=True),
     sa.Column('lifecycle_stage', sa.String(length=50), nullable=True),
@@ -486,6 +488,7 @@ def downgrade() -> None:
     op.drop_index('ix_accounts_tags', table_name='accounts', postgresql_using='gin')
     op.drop_index('ix_accounts_search', table_name='accounts', postgresql_using='gin')
     op.drop_table('accounts')
+    op.drop_index('uq_deal_stages_pipeline_name', table_name='deal_stages', postgresql_where=sa.text('deleted_at IS NULL'))
     op.drop_index('ix_deal_stages_tenant_pipeline', table_name='deal_stages')
     op.drop_table('deal_stages')
     op.drop_index('uq_custom_field_values_entity_field', table_name='custom_field_values')

@@ -1,0 +1,69 @@
+"""List endpoints of record types: the query parameters they document and the page they answer with.
+
+Filters are dynamic (`leadStatus=new,qualified`, `leadScore[gte]=50`, `cf.tier=gold`), so the service reads
+every query parameter; the reserved ones are declared here for the OpenAPI document. An offset page carries
+`pagination{page, limit, total, totalPages, hasNext, hasPrev}`; a cursor page (`cursor=`, empty to start)
+carries `pagination{limit, nextCursor, hasNext}` and no total.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, create_model
+from pydantic.alias_generators import to_camel
+
+from api.envelope import CursorPagination, Meta, Pagination, cursor_paged, paged
+from core.records.listing import RecordPage
+
+T = TypeVar("T")
+
+
+def list_params(
+    request: Request,
+    page: Annotated[int | None, Query(ge=1, le=100_000, description="Offset pages: the page number.")] = None,
+    limit: Annotated[int | None, Query(ge=1, le=100, description="Items per page (default 20).")] = None,
+    cursor: Annotated[
+        str | None, Query(description="Keyset pages, stable under inserts: empty to start, then `nextCursor`.")
+    ] = None,
+    sort: Annotated[str | None, Query(description="e.g. `-createdAt,lastName` (`-` descending).")] = None,
+    fields: Annotated[str | None, Query(description="Only these fields in each item, e.g. `id,email`.")] = None,
+    search: Annotated[str | None, Query(max_length=200, description="Words, the last as a prefix.")] = None,
+) -> dict[str, list[str]]:
+    """Every query parameter (filters included), as name -> values."""
+    return {key: request.query_params.getlist(key) for key in request.query_params.keys()}
+
+
+ListParams = Annotated[dict[str, list[str]], Depends(list_params)]
+
+
+def list_response(result: RecordPage) -> dict[str, Any]:
+    if result.cursor:
+        return cursor_paged(result.items, limit=result.limit, next_cursor=result.next_cursor)
+    return paged(result.items, page=result.page, limit=result.limit, total=result.total or 0)
+
+
+class ListEnvelope(BaseModel, Generic[T]):
+    """A list page (OpenAPI): offset or cursor pagination; items hold only the `fields=` asked for."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    success: bool = True
+    data: list[T]
+    pagination: Pagination | CursorPagination
+    meta: Meta
+
+
+def partial_of(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """`model` with every field optional: a list item when `fields=` selects some of them."""
+    optional: dict[str, Any] = {
+        field_name: (info.annotation | None, None)  # type: ignore[operator]
+        for field_name, info in model.model_fields.items()
+    }
+    return create_model(name, __base__=model, **optional)
+
+
+def list_doc(item: type[BaseModel], description: str) -> dict[int | str, dict[str, Any]]:
+    """The 200 response of a list route, for `responses=` (the route returns the dict unvalidated)."""
+    return {200: {"model": ListEnvelope[item], "description": description}}  # type: ignore[valid-type]

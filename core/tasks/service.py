@@ -1,0 +1,169 @@
+"""Tasks: to-dos with a due date for an assignee, optionally about a contact, account or deal.
+
+The record scope applies to the assignee. Overdue is derived (open or in progress, due in the past), never
+stored. Completing a task (status `done`) stamps `completed_at` and emits `task.completed` once per
+completion; reopening clears the stamp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, func, literal
+from sqlalchemy.orm import Session
+
+from core.activities.service import (
+    RELATED,
+    camel,
+    check_not_null,
+    check_related,
+    check_user,
+    parse_list,
+    record_page,
+    require_parent,
+)
+from core.actor import Actor
+from core.errors import NotFound
+from core.events.service import emit
+from core.ids import new_id
+from core.records import query as q
+from core.records.listing import RecordPage
+from core.tasks.models import Task
+from core.tasks.schemas import TaskCreate, TaskRead, TaskUpdate
+from core.versioning import check_version
+
+ACTIVE_STATUSES = ("open", "in_progress")
+
+_OVERDUE = and_(Task.status.in_(ACTIVE_STATUSES), Task.due_at.is_not(None), Task.due_at < func.now())
+
+SPECS: dict[str, q.FieldSpec] = {
+    "id": q.FieldSpec("id", Task.id, "uuid"),
+    "title": q.FieldSpec("title", Task.title),
+    "description": q.FieldSpec("description", Task.description, filterable=False, sortable=False),
+    "dueAt": q.FieldSpec("dueAt", Task.due_at, "datetime"),
+    "priority": q.FieldSpec("priority", Task.priority),
+    "status": q.FieldSpec("status", Task.status),
+    "assigneeId": q.FieldSpec("assigneeId", Task.assignee_id, "uuid"),
+    "createdBy": q.FieldSpec("createdBy", Task.created_by, "uuid"),
+    "completedAt": q.FieldSpec("completedAt", Task.completed_at, "datetime"),
+    "contactId": q.FieldSpec("contactId", Task.contact_id, "uuid"),
+    "accountId": q.FieldSpec("accountId", Task.account_id, "uuid"),
+    "dealId": q.FieldSpec("dealId", Task.deal_id, "uuid"),
+    "overdue": q.FieldSpec("overdue", _OVERDUE, "bool", sortable=False),
+    "isOverdue": q.FieldSpec("isOverdue", _OVERDUE, "bool", sortable=False),
+    "createdAt": q.FieldSpec("createdAt", Task.created_at, "datetime"),
+    "updatedAt": q.FieldSpec("updatedAt", Task.updated_at, "datetime"),
+    "version": q.FieldSpec("version", Task.version, "int", filterable=False, sortable=False),
+}
+_SEARCH = func.to_tsvector("simple", func.coalesce(Task.title, "") + literal(" ") + func.coalesce(Task.description, ""))
+_PARENT_COLUMNS = {"contacts": Task.contact_id, "accounts": Task.account_id, "deals": Task.deal_id}
+
+
+def is_overdue(task: Task, now: datetime | None = None) -> bool:
+    return task.status in ACTIVE_STATUSES and task.due_at is not None and task.due_at < (now or datetime.now(UTC))
+
+
+def to_read(task: Task, now: datetime | None = None) -> TaskRead:
+    values = {name: getattr(task, name) for name in TaskRead.model_fields if name != "is_overdue"}
+    return TaskRead.model_validate({**values, "is_overdue": is_overdue(task, now)})
+
+
+def to_json(task: Task, now: datetime | None = None) -> dict[str, Any]:
+    return to_read(task, now).model_dump(mode="json", by_alias=True)
+
+
+def get(session: Session, actor: Actor, task_id: UUID) -> Task:
+    actor.require("tasks", "read")
+    task = session.scalar(actor.readable(Task).where(Task.id == task_id))
+    if task is None:
+        raise NotFound("Task not found")
+    return task
+
+
+def list_tasks(
+    session: Session,
+    actor: Actor,
+    params: Mapping[str, Sequence[str]],
+    *,
+    parent: tuple[str, UUID] | None = None,
+) -> RecordPage:
+    """A page of the tasks the actor may see (soonest due first by default), optionally of one parent record;
+    `overdue=true` keeps the open or in-progress ones due in the past."""
+    actor.require("tasks", "read")
+    listed = parse_list(params, SPECS, default_sort="dueAt")
+    statement = actor.readable(Task)
+    if parent is not None:
+        require_parent(session, actor, *parent)
+        statement = statement.where(_PARENT_COLUMNS[parent[0]] == parent[1])
+    statement = q.apply(statement, listed, id_column=Task.id, search_column=_SEARCH)
+    now = datetime.now(UTC)
+    return record_page(session, statement, listed, id_spec=SPECS["id"], serialize=lambda t: to_json(t, now))
+
+
+def create(session: Session, actor: Actor, data: TaskCreate) -> Task:
+    """Create a task, assigned to the caller unless `assignee_id` names another active user."""
+    actor.require("tasks", "create")
+    values = data.model_dump()
+    check_related(session, actor, values)
+    values["assignee_id"] = check_user(session, actor, values["assignee_id"] or actor.user_id, "assigneeId")
+    task = Task(
+        id=new_id(),
+        tenant_id=actor.tenant_id,
+        created_by=actor.user_id,
+        completed_at=datetime.now(UTC) if values["status"] == "done" else None,
+        **values,
+    )
+    session.add(task)
+    session.flush()
+    emit(session, actor, "task.created", entity_type="tasks", entity_id=task.id, payload=to_json(task))
+    if task.status == "done":
+        emit(session, actor, "task.completed", entity_type="tasks", entity_id=task.id, payload=to_json(task))
+    return task
+
+
+_NOT_NULL = ("title", "priority", "status", "assignee_id")
+
+
+def update(session: Session, actor: Actor, task_id: UUID, data: TaskUpdate) -> Task:
+    """Change a task. Moving to `done` completes it (stamps `completed_at`, emits `task.completed`); moving
+    away from `done` reopens it. Send `version` to be refused (409) when someone else changed it first."""
+    actor.require("tasks", "update")
+    task = get(session, actor, task_id)
+    check_version(task, data.version)
+    changes = data.model_dump(exclude_unset=True, exclude={"version"})
+    check_not_null(changes, _NOT_NULL, {n: camel(n) for n in _NOT_NULL})
+    check_related(session, actor, {k: v for k, v in changes.items() if k in RELATED and v != getattr(task, k)})
+    if "assignee_id" in changes and changes["assignee_id"] != task.assignee_id:
+        check_user(session, actor, changes["assignee_id"], "assigneeId")
+    changed = [name for name, value in changes.items() if getattr(task, name) != value]
+    completed = "status" in changed and changes["status"] == "done"
+    if "status" in changed:
+        task.completed_at = datetime.now(UTC) if changes["status"] == "done" else None
+    for name in changed:
+        setattr(task, name, changes[name])
+    if changed:
+        session.flush()
+        payload = to_json(task)
+        emit(
+            session,
+            actor,
+            "task.updated",
+            entity_type="tasks",
+            entity_id=task.id,
+            payload={**payload, "changes": [camel(n) for n in changed]},
+        )
+        if completed:
+            emit(session, actor, "task.completed", entity_type="tasks", entity_id=task.id, payload=payload)
+    return task
+
+
+def delete(session: Session, actor: Actor, task_id: UUID) -> None:
+    """Soft delete."""
+    actor.require("tasks", "delete")
+    task = get(session, actor, task_id)
+    task.deleted_at = datetime.now(UTC)
+    session.flush()
+    emit(session, actor, "task.deleted", entity_type="tasks", entity_id=task.id)
