@@ -18,4 +18,6 @@ class Schema(BaseModel):
 
 
 class ReadSchema(Schema):
-    model_config = ConfigDict(extra="ignore")
+    """What the API returns: stored text exactly as stored (no stripping), extra attributes ignored."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)

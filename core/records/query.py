@@ -25,7 +25,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select
+from sqlalchemy import ColumnElement, Integer, Select, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import ValidationFailed
@@ -170,7 +170,10 @@ def parse(
             continue
         for raw in values:
             if op == "isnull":
-                query.filters.append(Filter(spec, op, [_parse_bool(raw) if raw else True]))
+                try:
+                    query.filters.append(Filter(spec, op, [_parse_bool(raw) if raw else True]))
+                except ValueError:
+                    problems.append({"field": key, "message": "isnull takes true or false"})
                 continue
             parts = raw.split(",") if op in ("eq", "in", "ne", "contains") else [raw]
             query.filters.append(
@@ -263,7 +266,7 @@ def page(session: Session, statement: Select[Any], query: ListQuery, *, id_spec:
         next((desc for spec, desc in query.sort if spec.name == id_spec.name), False)
     ]
     order = [
-        spec.expression.desc().nulls_last() if desc else spec.expression.asc().nulls_first()
+        spec.expression.desc().nulls_last() if desc else spec.expression.asc().nulls_last()
         for spec, desc in zip(keys, directions, strict=True)
     ]
     if query.cursor is None:
@@ -294,24 +297,33 @@ def _value(row: Any, spec: FieldSpec) -> Any:
 
 
 def _after(keys: list[FieldSpec], directions: list[bool], values: list[Any]) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the (keys, directions) order, NULLs first ascending / last descending."""
+    """Rows strictly after `values` in the (keys, directions) order. Empty values come last in both directions,
+    as users expect of "sort by amount"."""
     clauses = []
     for i, (spec, desc) in enumerate(zip(keys, directions, strict=True)):
-        equal_before = [_equal(keys[j].expression, values[j]) for j in range(i)]
-        clauses.append(and_(*equal_before, _beyond(spec.expression, values[i], desc)))
+        equal_before = [_equal(_comparable(keys[j]), values[j]) for j in range(i)]
+        clauses.append(and_(*equal_before, _beyond(_comparable(spec), values[i], desc)))
     return or_(*clauses)
 
 
+def _comparable(spec: FieldSpec) -> Any:
+    """Booleans have no `<` in SQLAlchemy: compare them as integers (false < true, as PostgreSQL orders them)."""
+    return cast(spec.expression, Integer) if spec.type == "bool" else spec.expression
+
+
 def _equal(column: Any, value: Any) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == value
+    return column.is_(None) if value is None else column == _plain(value)
 
 
 def _beyond(column: Any, value: Any, desc: bool) -> ColumnElement[bool]:
-    if value is None:  # NULLs come first ascending (so everything non-null is after) and last descending
-        return column.is_not(None) if not desc else literal(False)
-    if desc:
-        return or_(column < value, column.is_(None))
-    return column > value
+    if value is None:  # NULLs are last: only the tie-breaking keys can be beyond
+        return literal(False)
+    beyond = column < _plain(value) if desc else column > _plain(value)
+    return or_(beyond, column.is_(None))
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
 
 
 def select_fields(item: dict[str, Any], fields: list[str] | None) -> dict[str, Any]:

@@ -237,9 +237,9 @@ def test_overdue_is_derived_and_filterable(crm):
     assert listed(tasks.list_tasks, crm.rep, overdue="true") == [late]
     assert set(listed(tasks.list_tasks, crm.rep, overdue="false")) == {soon, done, undated}
     assert listed(tasks.list_tasks, crm.rep, status="open,in_progress", sort="dueAt") == [
-        undated,
         late,
         soon,
+        undated,  # no due date: last
     ]
     assert listed(tasks.list_tasks, crm.rep, contactId=str(crm.rep_contact)) == [late]
     with unit_of_work(crm.rep) as session:

@@ -22,6 +22,8 @@ SPECS = {
     "leadScore": q.FieldSpec("leadScore", Contact.lead_score, "int"),
     "tags": q.FieldSpec("tags", Contact.tags, "str_list", sortable=False),
     "createdAt": q.FieldSpec("createdAt", Contact.created_at, "datetime"),
+    "isActive": q.FieldSpec("isActive", Contact.is_active, "bool"),
+    "lastContactedAt": q.FieldSpec("lastContactedAt", Contact.last_contacted_at, "datetime"),
 }
 PEOPLE = [
     ("Ada", "Lovelace", "new", 90, ["vip"]),
@@ -122,6 +124,7 @@ def test_cursor_pages_are_stable_under_inserts(people):
         ({"limit": "500"}, "limit"),
         ({"fields": "id,password"}, "password"),
         ({"cursor": "not-a-cursor"}, "cursor"),
+        ({"email[isnull]": "maybe"}, "email[isnull]"),
     ],
 )
 def test_unknown_fields_operators_and_values_are_named_in_one_error(people, params, named):
@@ -140,3 +143,23 @@ def test_sql_looking_values_are_only_values(people):
     assert run(people, email="x' OR '1'='1")[0] == []
     with unit_of_work(people.admin) as session:
         assert session.scalar(select(Contact.id).where(Contact.tenant_id == people.tenant_id).limit(1))
+
+
+def test_cursor_pages_through_booleans_and_empty_values_which_come_last(people):
+    with unit_of_work(people.admin) as session:
+        for contact in session.scalars(select(Contact).where(Contact.tenant_id == people.tenant_id)):
+            contact.is_active = contact.last_name in ("Hopper", "Turing")
+            if contact.last_name in ("Lovelace", "Liskov"):
+                contact.last_contacted_at = datetime(2026, 5, 1 if contact.last_name == "Liskov" else 2, tzinfo=UTC)
+    for sort, expected in [
+        ("-isActive,lastName", ["Hopper", "Turing", "Dijkstra", "Liskov", "Lovelace", "Yonath"]),
+        ("lastContactedAt,lastName", ["Liskov", "Lovelace", "Dijkstra", "Hopper", "Turing", "Yonath"]),
+        ("-lastContactedAt,lastName", ["Lovelace", "Liskov", "Dijkstra", "Hopper", "Turing", "Yonath"]),
+    ]:
+        seen, cursor = [], ""
+        while cursor is not None:
+            names, result = run(people, sort=sort, limit="2", cursor=cursor)
+            seen += names
+            cursor = result.next_cursor
+        assert seen == expected, sort
+        assert run(people, sort=sort, limit="6")[0] == expected  # offset pages agree
