@@ -27,13 +27,16 @@ from api.routers import (
     contacts,
     custom_fields,
     deals,
+    duplicates,
     health,
     jobs,
     notes,
     pipelines,
     roles,
+    search,
     tasks,
     users,
+    webhooks,
 )
 from core.config import get_settings
 from core.logging import configure_logging
@@ -72,8 +75,9 @@ def create_app() -> FastAPI:
     errors.install(app)
 
     v1 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])
-    records = (accounts, contacts, pipelines, deals, activities, tasks, notes, custom_fields)
-    for module in (auth, users, roles, api_keys, jobs, admin, *records):
+    records = (accounts, contacts, pipelines, deals, activities, tasks, notes, custom_fields, webhooks)
+    # search and duplicates before contacts/accounts: `/contacts/{contact_id}` would claim /contacts/duplicates
+    for module in (auth, users, roles, api_keys, jobs, admin, search, duplicates, *records):
         v1.include_router(module.router)
     v1.include_router(users.teams_router)
     app.include_router(health.router)

@@ -10,12 +10,19 @@ from __future__ import annotations
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks; concurrent first starts are rarer there
+    fcntl = None  # type: ignore[assignment]
 
 PLACEHOLDER_SECRETS = {"changeme", "changethis", "secret", "password", ""}
 
@@ -30,6 +37,11 @@ PLAN_RATE_LIMITS: dict[str, int] = {
 }
 
 APP_DB_ROLE = "clientforge_app"
+
+SecretName = Literal["jwt_secret", "field_encryption_key", "api_key_pepper", "app_db_password"]
+GENERATED_SECRETS: tuple[SecretName, ...] = ("jwt_secret", "field_encryption_key", "api_key_pepper", "app_db_password")
+# Secrets every host must share, hence must come from the environment in production.
+PRODUCTION_SECRETS = ("jwt_secret", "field_encryption_key", "api_key_pepper")
 
 
 class Settings(BaseSettings):
@@ -48,6 +60,8 @@ class Settings(BaseSettings):
 
     jwt_secret: SecretStr | None = Field(None, alias="JWT_SECRET")
     field_encryption_key: SecretStr | None = Field(None, alias="FIELD_ENCRYPTION_KEY")
+    # Keys the HMAC of stored API keys; its own secret, so rotating JWT_SECRET does not invalidate every key.
+    api_key_pepper: SecretStr | None = Field(None, alias="API_KEY_PEPPER")
     jwt_issuer: str = "clientforge-api"
     jwt_audience: str = "clientforge-web"
     access_token_minutes: int = 15
@@ -87,7 +101,7 @@ class Settings(BaseSettings):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
 
-    @field_validator("jwt_secret", "field_encryption_key")
+    @field_validator("jwt_secret", "field_encryption_key", "api_key_pepper")
     @classmethod
     def _refuse_placeholders(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and value.get_secret_value().lower() in PLACEHOLDER_SECRETS:
@@ -95,6 +109,20 @@ class Settings(BaseSettings):
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("secret too short: use at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _shared_secrets_in_production(self) -> Settings:
+        """In production several hosts serve the same users: a secret generated into one host's data dir would
+        sign tokens, encrypt fields and hash API keys that the other hosts reject. Refuse to start instead."""
+        if self.env == "production":
+            missing = [name.upper() for name in PRODUCTION_SECRETS if getattr(self, name) is None]
+            if missing:
+                raise ValueError(
+                    f"CLIENTFORGE_ENV=production requires {', '.join(missing)} in the environment, the same value on"
+                    " every host (at least 32 random characters, e.g. `python -c 'import secrets;"
+                    " print(secrets.token_urlsafe(48))'`)"
+                )
+        return self
 
     @property
     def data_path(self) -> Path:
@@ -108,7 +136,7 @@ class Settings(BaseSettings):
     def embedded_redis(self) -> bool:
         return self.redis_url is None
 
-    def secret(self, name: Literal["jwt_secret", "field_encryption_key", "app_db_password"]) -> str:
+    def secret(self, name: SecretName) -> str:
         """A secret from the environment, else from the data dir's secrets file (created on first use)."""
         configured = getattr(self, name, None)
         if isinstance(configured, SecretStr):
@@ -120,28 +148,43 @@ class Settings(BaseSettings):
 
 
 def _data_dir_secrets(data_dir: Path) -> dict[str, str]:
+    """The generated secrets, creating the file (or adding a secret a newer version introduced) on first use.
+
+    Processes starting together agree on one file: writers take an exclusive lock, write a temporary file with
+    mode 0600 from the first byte and rename it into place; secrets already stored are never replaced.
+    """
     path = data_dir / "secrets.json"
-    data_dir.mkdir(parents=True, exist_ok=True)
-    wanted = ("jwt_secret", "field_encryption_key", "app_db_password")
-    stored: dict[str, str] = {}
-    if path.exists():
-        stored = json.loads(path.read_text())
-    if all(k in stored for k in wanted):
+    stored = _read_secrets(path)
+    if all(k in stored for k in GENERATED_SECRETS):
         return stored
-    for key in wanted:
-        stored.setdefault(key, secrets.token_urlsafe(48))
-    # Write atomically with 0600 from the first byte; concurrent first starts converge on one file.
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(stored, fh)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        stored = json.loads(path.read_text())
-    finally:
-        tmp.unlink(missing_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True)
+    with _exclusive(data_dir / "secrets.lock"):
+        stored = _read_secrets(path)
+        if all(k in stored for k in GENERATED_SECRETS):
+            return stored
+        for key in GENERATED_SECRETS:
+            stored.setdefault(key, secrets.token_urlsafe(48))
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh)
+        os.replace(tmp, path)
     return stored
+
+
+def _read_secrets(path: Path) -> dict[str, str]:
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    fd = os.open(lock_path, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        if fcntl is not None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 @lru_cache

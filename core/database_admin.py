@@ -24,6 +24,24 @@ from core.rbac.catalog import ALL_PERMISSIONS, RESOURCES, SYSTEM_ROLES
 log = logging.getLogger(__name__)
 
 APPEND_ONLY_TABLES = ("audit_logs",)
+# The functions of schema public the app role may call; nothing else (PUBLIC included) may execute any.
+# Row-level security policies, audit and updated_at triggers run as the app role and call cf_current_tenant,
+# cf_setting*, cf_uuid7 and cf_audit_*; the definer lookups answer the login, API-key and worker questions;
+# procrastinate's functions are the queue (the worker and the transactional enqueue run as the app role).
+# A new function the app must call is added here, on purpose.
+APP_FUNCTIONS = (
+    "cf_current_tenant",
+    "cf_setting",
+    "cf_setting_uuid",
+    "cf_uuid7",
+    "cf_set_updated_at",
+    "cf_tenant_by_slug",
+    "cf_api_key_by_prefix",
+    "cf_tenant_count",
+    "cf_actor",
+    "cf_claim_events",
+)
+APP_FUNCTION_PREFIXES = ("cf_audit_", "procrastinate_")
 READ_ONLY_TABLES = ("permissions",)
 OWNER_ONLY_TABLES = ("alembic_version",)
 
@@ -90,7 +108,31 @@ def ensure_app_role(engine: Engine, password: str) -> None:
                 privileges = "SELECT, INSERT, UPDATE, DELETE"
             conn.execute(text(f'GRANT {privileges} ON TABLE "{table}" TO {APP_DB_ROLE}'))
         conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {APP_DB_ROLE}"))
-        conn.execute(text(f"GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO {APP_DB_ROLE}"))
+        _grant_functions(conn)
+
+
+def _grant_functions(conn: Connection) -> None:
+    """EXECUTE on exactly `APP_FUNCTIONS` (and the cf_audit_/procrastinate_ families) for the app role.
+
+    PostgreSQL lets PUBLIC execute every new function; that is taken away here for our own functions, and for
+    functions the owner creates later by default privileges. Extension functions keep theirs (operators of
+    types such as pgvector's need them). Trigger functions are not checked at fire time, but the functions they
+    call are, with the rights of the role whose statement fired them: hence cf_setting, cf_uuid7, ...
+    """
+    owned = conn.execute(
+        text(
+            "SELECT p.oid::regprocedure::text AS signature, p.proname AS name FROM pg_proc p"
+            " JOIN pg_namespace n ON n.oid = p.pronamespace"
+            " WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_depend d"
+            "   WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')"
+        )
+    ).all()
+    for fn in owned:
+        conn.execute(text(f"REVOKE EXECUTE ON FUNCTION {fn.signature} FROM PUBLIC, {APP_DB_ROLE}"))
+        if fn.name in APP_FUNCTIONS or fn.name.startswith(APP_FUNCTION_PREFIXES):
+            conn.execute(text(f"GRANT EXECUTE ON FUNCTION {fn.signature} TO {APP_DB_ROLE}"))
+    # Functions created later (by this owner, in this database) are not executable by PUBLIC either.
+    conn.execute(text("ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC"))
 
 
 def sync_permissions(engine: Engine) -> None:

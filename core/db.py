@@ -8,6 +8,7 @@ with `set_config(..., true)`, i.e. `SET LOCAL`, from the actor; with no tenant s
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,6 +25,8 @@ from core.config import APP_DB_ROLE, get_settings
 
 if TYPE_CHECKING:
     from core.actor import Actor
+
+logger = logging.getLogger(__name__)
 
 
 class Base(DeclarativeBase):
@@ -188,22 +191,51 @@ def bind_actor(session: Session, actor: Actor) -> None:
 
 
 def on_commit(session: Session, callback: Callable[[], object]) -> None:
-    """Run `callback` once the session's current transaction has committed (never if it rolls back).
+    """Run `callback` once the session's outermost transaction has committed (never if it rolls back).
 
     For side effects outside PostgreSQL that must not run ahead of the data they describe (Redis state).
+    Registered inside a savepoint (`begin_nested`), the callback is dropped if that savepoint rolls back and
+    otherwise waits for the outermost commit. A failing callback is logged, never raised: the change it
+    follows is committed already.
     """
-    session.info.setdefault("on_commit", []).append(callback)
+    owner = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault("on_commit", []).append((owner, callback))
+
+
+def _within(transaction: Any, ancestor: Any) -> bool:
+    while transaction is not None:
+        if transaction is ancestor:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session: Session) -> None:
-    for callback in session.info.pop("on_commit", []):
-        callback()
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint was released: the outermost transaction may still roll back
+    for _, callback in session.info.pop("on_commit", []):
+        try:
+            callback()
+        except Exception:
+            logger.exception("after-commit callback %r failed; the committed change stands", callback)
 
 
 @event.listens_for(Session, "after_rollback")
-def _drop_on_commit(session: Session) -> None:
-    session.info.pop("on_commit", None)
+def _drop_rolled_back(session: Session) -> None:
+    """A real rollback: of a savepoint (drop what was registered inside it) or of the whole transaction."""
+    savepoint = session.get_nested_transaction()
+    pending = session.info.get("on_commit")
+    if savepoint is None or not pending:
+        session.info.pop("on_commit", None)
+        return
+    session.info["on_commit"] = [(owner, cb) for owner, cb in pending if not _within(owner, savepoint)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_on_close(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # the outermost transaction ended (closed without commit or rollback too)
+        session.info.pop("on_commit", None)
 
 
 def new_session(actor: Actor | None = None, *, tenant_id: UUID | None = None) -> Session:

@@ -96,15 +96,16 @@ def refresh(body: RefreshRequest, session: SessionDep) -> dict:
     return ok(_tokens(auth.refresh(session, body.refresh_token)))
 
 
-@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401))
+@router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(401, 403))
 def logout(actor: CurrentActor, session: SessionDep) -> Response:
+    """End this login session. Not for API keys (403)."""
     auth.logout(session, actor)
     return Response(status_code=204)
 
 
-@router.post("/logout-all", response_model=Envelope[dict], responses=error_responses(401))
+@router.post("/logout-all", response_model=Envelope[dict], responses=error_responses(401, 403))
 def logout_all(actor: CurrentActor, session: SessionDep) -> dict:
-    """End every session of the current user, this one included."""
+    """End every session of the current user, this one included. Not for API keys (403)."""
     return ok({"sessionsEnded": auth.logout_everywhere(session, actor)})
 
 
@@ -125,8 +126,9 @@ def me(actor: CurrentActor, session: SessionDep) -> dict:
     return ok(data)
 
 
-@router.get("/sessions", response_model=Envelope[list[SessionRead]], responses=error_responses(401))
+@router.get("/sessions", response_model=Envelope[list[SessionRead]], responses=error_responses(401, 403))
 def list_sessions(actor: CurrentActor) -> dict:
+    """Your login sessions (devices). Not for API keys (403)."""
     return ok(
         [
             {
@@ -142,14 +144,15 @@ def list_sessions(actor: CurrentActor) -> dict:
     )
 
 
-@router.delete("/sessions/{session_id}", status_code=204, responses=error_responses(401, 404))
+@router.delete("/sessions/{session_id}", status_code=204, responses=error_responses(401, 403, 404))
 def revoke_session(session_id: str, actor: CurrentActor, session: SessionDep) -> Response:
+    """End one of your sessions. Not for API keys (403)."""
     auth.revoke_session(session, actor, session_id)
     return Response(status_code=204)
 
 
-@router.post("/password", response_model=Envelope[dict], responses=error_responses(400, 401))
+@router.post("/password", response_model=Envelope[dict], responses=error_responses(400, 401, 403))
 def change_password(body: Annotated[PasswordChange, Body()], actor: CurrentActor, session: SessionDep) -> dict:
-    """Change your password; every other session ends (this one stays)."""
+    """Change your password; every other session ends (this one stays). Not for API keys (403)."""
     ended = auth.change_password(session, actor, current_password=body.current_password, new_password=body.new_password)
     return ok({"sessionsEnded": ended})

@@ -43,3 +43,4 @@ class Account(
     parent_id: Mapped[UUID | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="true")
     search: Mapped[str] = search_vector(coalesced("name", "domain", "website", "industry", "address_city"))
+    merged_into_id: Mapped[UUID | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"))

@@ -6,6 +6,9 @@ every token. A change to what a role grants replaces the role's version, a chang
 active flag replaces the user's; both after the change commits. Tokens carrying an old version are refused as
 stale until refreshed (the refresh reads the database), so a permission change takes effect at once and only
 for the people it concerns. A lost Redis key only forces refreshes: versions are random, never reused.
+
+Order matters when minting: read the version first, the permissions second. A change committing in between
+then yields a token that is already stale (one more refresh), never old permissions under the new version.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ def _role_key(role_id: UUID | str) -> str:
 
 
 def current_version(user_id: UUID, role_id: UUID) -> str:
-    """The version to write into a new token (creating the keys when missing)."""
+    """The version to write into a new token (creating the keys when missing); read it before the permissions
+    it vouches for."""
     r = get_redis()
     pipe = r.pipeline(transaction=False)
     for key in (_user_key(user_id), _role_key(role_id)):

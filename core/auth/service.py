@@ -19,7 +19,7 @@ from core.auth import authz, passwords, sessions, tokens
 from core.auth.models import ApiKey
 from core.config import get_settings
 from core.db import bind_actor, bind_tenant, current_context, execute_binding, unit_of_work
-from core.errors import AccountLocked, AuthenticationFailed, NotFound, ValidationFailed
+from core.errors import AccountLocked, AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from core.ids import new_id
 from core.rbac.catalog import ALL_PERMISSIONS
 from core.rbac.models import Permission
@@ -112,11 +112,33 @@ async def authenticate_access_token_async(token: str) -> Actor:
     return _verified_actor(claims, active, version)
 
 
-def issue_tokens(actor: Actor, *, session_id: str) -> tuple[str, int]:
+def issue_tokens(actor: Actor, *, session_id: str, authz_version: str) -> tuple[str, int]:
+    """An access token for `actor`, carrying `authz_version`: the version read *before* the actor's
+    permissions were (see `_actor_and_version`)."""
     if actor.user_id is None or actor.role_id is None:
         raise AuthenticationFailed("Only users get access tokens")
-    version = authz.current_version(actor.user_id, actor.role_id)
-    return tokens.issue_access_token(actor, session_id=session_id, authz_version=version)
+    return tokens.issue_access_token(actor, session_id=session_id, authz_version=authz_version)
+
+
+def _actor_and_version(
+    session: Session, *, tenant_id: UUID, user_id: UUID, session_id: str, role_id: UUID | None = None
+) -> tuple[Actor, str]:
+    """The actor to put in a new token and the authorization version to sign with it.
+
+    The version is read before the permissions: a grant change that commits in between then leaves the new
+    token stale (refreshed once more), never old permissions signed with the new version, which would stay
+    valid for the token's whole life. `role_id` is the user's role as last seen (none: one more lookup).
+    """
+    if role_id is None:
+        role_id = load_actor(session, tenant_id=tenant_id, user_id=user_id).role_id
+    for _ in range(2):
+        assert role_id is not None
+        version = authz.current_version(user_id, role_id)
+        actor = load_actor(session, tenant_id=tenant_id, user_id=user_id, session_id=session_id)
+        if actor.role_id == role_id:
+            break
+        role_id = actor.role_id  # reassigned meanwhile: read that role's version, then the actor again
+    return actor, version
 
 
 def authenticate(session: Session, credential: str) -> Actor:
@@ -195,8 +217,10 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
     record_auth_event(session, tenant_id=tenant_id, user_id=user.id, action="login", email=email)
     ctx = current_context()
     session_id, refresh = sessions.create(user_id=user.id, tenant_id=tenant_id, ip=ctx.ip, user_agent=ctx.user_agent)
-    actor = load_actor(session, tenant_id=tenant_id, user_id=user.id, session_id=session_id)
-    access, ttl = issue_tokens(actor, session_id=session_id)
+    actor, version = _actor_and_version(
+        session, tenant_id=tenant_id, user_id=user.id, session_id=session_id, role_id=user.role_id
+    )
+    access, ttl = issue_tokens(actor, session_id=session_id, authz_version=version)
     return TokenPair(access, refresh, ttl, session_id, user.id, tenant_id)
 
 
@@ -226,19 +250,33 @@ def refresh(session: Session, refresh_token: str) -> TokenPair:
                 record_auth_event(audit_session, tenant_id=tenant_id, user_id=user_id, action="refresh_token_reuse")
             exc.details = None  # never echo ids to whoever holds the stolen token
         raise
-    actor = load_actor(session, tenant_id=UUID(info.tenant_id), user_id=UUID(info.user_id), session_id=info.id)
-    access, ttl = issue_tokens(actor, session_id=info.id)
+    actor, version = _actor_and_version(
+        session, tenant_id=UUID(info.tenant_id), user_id=UUID(info.user_id), session_id=info.id
+    )
+    access, ttl = issue_tokens(actor, session_id=info.id, authz_version=version)
     return TokenPair(access, new_refresh, ttl, info.id, UUID(info.user_id), UUID(info.tenant_id))
 
 
+def _require_login_session(actor: Actor) -> UUID:
+    """Sessions and passwords belong to a person who logged in: an API key (or the system) may not list or end
+    its user's sessions, log them out, or change their password. Returns the user id."""
+    if actor.api_key_id is not None or actor.user_id is None:
+        raise PermissionDenied(
+            "API keys cannot manage login sessions or passwords; use the user's own access token",
+            code="LOGIN_SESSION_REQUIRED",
+        )
+    return actor.user_id
+
+
 def logout(session: Session, actor: Actor) -> None:
+    _require_login_session(actor)
     if actor.session_id:
         sessions.revoke(actor.session_id)
     record_auth_event(session, tenant_id=actor.tenant_id, user_id=actor.user_id, action="logout", email=actor.email)
 
 
 def logout_everywhere(session: Session, actor: Actor) -> int:
-    count = sessions.revoke_all(actor.user_id)  # type: ignore[arg-type]
+    count = sessions.revoke_all(_require_login_session(actor))
     record_auth_event(
         session,
         tenant_id=actor.tenant_id,
@@ -251,14 +289,13 @@ def logout_everywhere(session: Session, actor: Actor) -> int:
 
 
 def list_sessions(actor: Actor) -> list[sessions.SessionInfo]:
-    if actor.user_id is None:
-        return []
-    return sessions.list_for_user(actor.user_id)
+    return sessions.list_for_user(_require_login_session(actor))
 
 
 def revoke_session(session: Session, actor: Actor, session_id: str) -> None:
+    user_id = _require_login_session(actor)
     info = sessions.get(session_id)
-    if info is None or info.user_id != str(actor.user_id):
+    if info is None or info.user_id != str(user_id):
         raise NotFound("Session not found")
     sessions.revoke(session_id)
     record_auth_event(
@@ -272,9 +309,8 @@ def revoke_session(session: Session, actor: Actor, session_id: str) -> None:
 
 def change_password(session: Session, actor: Actor, *, current_password: str, new_password: str) -> int:
     """Change the actor's own password; every other session of the user ends. Returns how many ended."""
-    if actor.user_id is None:
-        raise AuthenticationFailed("Only users have passwords")
-    user = session.scalar(select(User).where(User.tenant_id == actor.tenant_id, User.id == actor.user_id))
+    user_id = _require_login_session(actor)
+    user = session.scalar(select(User).where(User.tenant_id == actor.tenant_id, User.id == user_id))
     if user is None or not passwords.verify_password(user.password_hash, current_password):
         raise ValidationFailed(
             "Current password is wrong", details=[{"field": "currentPassword", "message": "does not match"}]
@@ -287,7 +323,7 @@ def change_password(session: Session, actor: Actor, *, current_password: str, ne
     passwords.check_policy(new_password)
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = datetime.now(UTC)
-    ended = sessions.revoke_all(actor.user_id, keep=actor.session_id)
+    ended = sessions.revoke_all(user_id, keep=actor.session_id)
     record_auth_event(
         session,
         tenant_id=actor.tenant_id,
@@ -309,7 +345,7 @@ class ApiKeyCreate(Schema):
 
 
 def _key_hash(secret_key: str) -> str:
-    pepper = get_settings().secret("jwt_secret").encode()
+    pepper = get_settings().secret("api_key_pepper").encode()
     return hmac.new(pepper, secret_key.encode(), hashlib.sha256).hexdigest()
 
 
@@ -329,6 +365,11 @@ def create_api_key(
     if not permissions:
         raise ValidationFailed(
             "Give the key at least one permission", details=[{"field": "permissions", "message": "empty"}]
+        )
+    if expires_at is not None and expires_at.tzinfo is None:
+        raise ValidationFailed(
+            "expiresAt must include a timezone (e.g. 2030-01-01T00:00:00Z)",
+            details=[{"field": "expiresAt", "message": "timezone required"}],
         )
     if expires_at is not None and expires_at <= datetime.now(UTC):
         raise ValidationFailed("Expiry must be in the future", details=[{"field": "expiresAt", "message": "past"}])
@@ -364,6 +405,15 @@ def revoke_api_key(session: Session, actor: Actor, key_id: UUID) -> None:
     session.flush()
 
 
+def api_key_actor(session: Session, key: ApiKey) -> Actor:
+    """The actor of a stored key: refused when revoked or expired, or when its user is inactive; permissions
+    are those of the key that its user still holds. Requests and the jobs a key queued both come here."""
+    now = datetime.now(UTC)
+    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
+        raise AuthenticationFailed("API key revoked or expired", code="INVALID_API_KEY")
+    return load_actor(session, tenant_id=key.tenant_id, user_id=key.user_id, api_key=key)
+
+
 def authenticate_api_key(session: Session, full_key: str) -> Actor:
     parts = full_key.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
@@ -373,24 +423,34 @@ def authenticate_api_key(session: Session, full_key: str) -> Actor:
         raise AuthenticationFailed("Invalid API key", code="INVALID_API_KEY")
     bind_tenant(session, row.tenant_id, None, row.id)
     key = session.scalar(select(ApiKey).where(ApiKey.id == row.id))
-    now = datetime.now(UTC)
     if key is None or not hmac.compare_digest(key.key_hash, _key_hash(full_key)):
         raise AuthenticationFailed("Invalid API key", code="INVALID_API_KEY")
-    if key.revoked_at is not None or (key.expires_at is not None and key.expires_at <= now):
-        raise AuthenticationFailed("API key revoked or expired", code="INVALID_API_KEY")
-    actor = load_actor(session, tenant_id=key.tenant_id, user_id=key.user_id, api_key=key)
-    # Key use is recorded at most once a minute per key (last_used_at and an audit entry).
-    if get_redis().set(f"cf:key_used:{key.id}", "1", nx=True, ex=60):
-        session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=func.now()))
-        record_auth_event(
-            session,
-            tenant_id=key.tenant_id,
-            user_id=key.user_id,
-            api_key_id=key.id,
-            action="api_key_used",
-            details={"prefix": key.prefix},
-        )
+    actor = api_key_actor(session, key)
+    _record_key_use(actor, key)
     return actor
+
+
+def _record_key_use(actor: Actor, key: ApiKey) -> None:
+    """`last_used_at` and an `api_key_used` audit entry, at most once a minute per key, committed in a short
+    transaction of their own: the request's may still roll back (a 403, a failed write), the trail must not."""
+    marker = f"cf:key_used:{key.id}"
+    redis = get_redis()
+    if not redis.set(marker, "1", nx=True, ex=60):
+        return
+    try:
+        with unit_of_work(actor) as session:
+            session.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=func.now()))
+            record_auth_event(
+                session,
+                tenant_id=key.tenant_id,
+                user_id=key.user_id,
+                api_key_id=key.id,
+                action="api_key_used",
+                details={"prefix": key.prefix},
+            )
+    except BaseException:
+        redis.delete(marker)  # not recorded: the next request tries again
+        raise
 
 
 def tenant_of(session: Session, actor: Actor) -> Tenant:

@@ -51,6 +51,7 @@ class Contact(
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_contacts_tags", "tags", postgresql_using="gin"),
+        Index("ix_contacts_tenant_first_name", "tenant_id", "first_name", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_contacts_search", "search", postgresql_using="gin"),
         CheckConstraint("lead_score BETWEEN 0 AND 100", name="ck_contacts_lead_score"),
         CheckConstraint(f"lead_status IS NULL OR lead_status IN {LEAD_STATUSES}", name="ck_contacts_lead_status"),
@@ -80,3 +81,4 @@ class Contact(
     is_active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default="true")
     last_contacted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     search: Mapped[str] = search_vector(coalesced("first_name", "last_name", "email", "phone", "title"))
+    merged_into_id: Mapped[UUID | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))

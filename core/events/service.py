@@ -18,6 +18,12 @@ from core.ids import new_id
 _subscribers: dict[str, list[str]] = defaultdict(list)
 
 DISPATCH_TASK = "core.events.dispatch"
+_WAKE_DISPATCHER = text(
+    "INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args)"
+    " SELECT 'default', CAST(:task AS varchar), 0, '{}'::jsonb"
+    " WHERE NOT EXISTS (SELECT 1 FROM procrastinate_jobs WHERE task_name = CAST(:task AS varchar)"
+    " AND status = 'todo')"
+)
 
 
 def subscribe(event_type: str, job_kind: str) -> None:
@@ -52,13 +58,9 @@ def emit(
         payload=payload or {},
     )
     session.add(event)
-    # Wake the dispatcher in the same transaction. Procrastinate's queueing lock allows one pending dispatch;
-    # a concurrent one is skipped, and the periodic sweep catches an event committed after a dispatch ran.
-    session.execute(
-        text(
-            "INSERT INTO procrastinate_jobs (queue_name, task_name, priority, queueing_lock, args)"
-            " VALUES ('default', :task, 0, :lock, '{}'::jsonb) ON CONFLICT DO NOTHING"
-        ),
-        {"task": DISPATCH_TASK, "lock": DISPATCH_TASK},
-    )
+    # Wake the dispatcher in the same transaction, unless a dispatch is already waiting to run. No queueing
+    # lock: its unique index made a concurrent emit (any tenant) wait for this transaction to end. Two
+    # transactions may now both queue one; that is harmless (the dispatcher claims events with SKIP LOCKED and
+    # reactions are deduplicated), and the periodic sweep catches an event committed after a dispatch ran.
+    session.execute(_WAKE_DISPATCHER, {"task": DISPATCH_TASK})
     return event

@@ -42,7 +42,13 @@ class Job(IdMixin, TenantMixin, TimestampMixin, Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
     queue_job_id: Mapped[int | None] = mapped_column(BigInteger)
-    created_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Who queued it; the job runs as them (`core.jobs.queue`). NULL only for the platform's own jobs (event
+    # reactions), which run as the system. Users are soft-deleted: no ON DELETE SET NULL that would turn a
+    # user's job into a system one.
+    created_by: Mapped[UUID | None] = mapped_column(ForeignKey("users.id"))
+    # The API key it was queued with: the job then runs with the key's permissions only. No foreign key: a
+    # key that is gone must fail the job, not silently widen it to its user's role.
+    api_key_id: Mapped[UUID | None] = mapped_column()
     run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -8,7 +8,10 @@ Everything procrastinate-specific lives here. How a job survives a crash:
   a checkpoint in the same transaction as each batch of effects (`JobContext.save`), so a re-run resumes after
   the last committed batch. Writes of an attempt that was superseded are fenced off by `attempts`.
 * A worker killed outright stops sending heartbeats; `core.jobs.retry_stalled` (periodic, in every worker)
-  puts the jobs of workers silent for `worker_stalled_seconds` back in the queue.
+  puts the jobs of workers silent for `worker_stalled_seconds` back in the queue, each run as a fresh queue
+  entry (the stalled one is retired), so a worker presumed dead that finishes late touches only its own.
+* Each attempt runs as whoever queued the job (their current role, narrowed to the API key it was queued
+  with); a creator or key that can no longer act fails the job instead of running it as the system.
 * A failed attempt is recorded (status `retrying` or `failed`) and procrastinate retries it with exponential
   backoff until the handler's `max_attempts`.
 
@@ -136,17 +139,36 @@ def _json_result(result: Any) -> dict[str, Any] | None:
     return json.loads(json.dumps(result, default=str))
 
 
-def _actor_for(session: Session, job: Job) -> Actor:
-    """The creator's actor (their permissions and scope), or the system when there is none any more."""
-    from core.auth.service import load_actor
+class JobActorGone(Exception):  # noqa: N818 - a state of the job, reported on it
+    """Whoever queued the job can no longer act (user deactivated or deleted, API key revoked or expired)."""
 
-    if job.created_by is not None:
-        try:
-            return load_actor(session, tenant_id=job.tenant_id, user_id=job.created_by)
-        except AuthenticationFailed:
-            logger.info("job %s: creator %s is inactive; running as the system", job.id, job.created_by)
-    bind_tenant(session, job.tenant_id)
-    return Actor.system(job.tenant_id)
+
+def _actor_for(session: Session, job: Job) -> Actor:
+    """Who the job runs as, reloaded for every attempt: the creator with their current role, narrowed to the
+    API key's permissions when queued through a key. Only the platform's own jobs (no creator, no key) run as
+    the system; a creator or key that can no longer act fails the job rather than run it with more rights."""
+    from core.auth.models import ApiKey
+    from core.auth.service import api_key_actor, load_actor
+
+    if job.created_by is None and job.api_key_id is None:
+        bind_tenant(session, job.tenant_id)
+        return Actor.system(job.tenant_id)
+    try:
+        if job.api_key_id is not None:
+            key = session.scalar(select(ApiKey).where(ApiKey.tenant_id == job.tenant_id, ApiKey.id == job.api_key_id))
+            if key is None or key.user_id != job.created_by:
+                raise JobActorGone("The API key that queued this job no longer exists; the job did not run")
+            return api_key_actor(session, key)
+        assert job.created_by is not None
+        return load_actor(session, tenant_id=job.tenant_id, user_id=job.created_by)
+    except AuthenticationFailed as exc:
+        if exc.code == "INVALID_API_KEY":
+            reason = "The API key that queued this job was revoked or has expired"
+        elif job.api_key_id is not None:
+            reason = "The user whose API key queued this job is no longer active"
+        else:
+            reason = "The user who queued this job is no longer active"
+        raise JobActorGone(f"{reason}; the job did not run") from exc
 
 
 def _start_attempt(job_id: UUID, tenant_id: UUID) -> tuple[JobContext, HandlerSpec] | None:
@@ -166,6 +188,12 @@ def _start_attempt(job_id: UUID, tenant_id: UUID) -> tuple[JobContext, HandlerSp
             job.status, job.finished_at = "failed", _now()
             job.error = f"The worker stopped during the last attempt ({job.attempts} of {spec.max_attempts})"
             return None
+        try:
+            actor = _actor_for(session, job)
+        except JobActorGone as exc:
+            logger.warning("job %s: %s", job_id, exc)
+            job.status, job.finished_at, job.error = "failed", _now(), str(exc)
+            return None
         job.status = "running"
         job.attempts += 1
         job.started_at = _now()
@@ -178,7 +206,7 @@ def _start_attempt(job_id: UUID, tenant_id: UUID) -> tuple[JobContext, HandlerSp
             params=dict(job.params or {}),
             attempt=job.attempts,
             checkpoint=job.checkpoint,
-            actor=_actor_for(session, job),
+            actor=actor,
         )
         return ctx, spec
 
@@ -291,8 +319,39 @@ def sweep(timestamp: int) -> None:
     dispatch()
 
 
+_RETIRE = text(
+    "UPDATE procrastinate_jobs SET status = 'failed', attempts = attempts + 1"
+    " WHERE id = :id AND status = 'doing' RETURNING id"
+)
+
+
+def _requeue_run(queue_job_id: int, job_id: UUID, tenant_id: UUID) -> int | None:
+    """Give a stalled run of Job `job_id` a fresh queue entry and retire the stalled one (marked failed).
+
+    The stalled worker may be alive after all (a long pause, a partition). Its attempt is fenced off the Job
+    by `attempts`, and when it ends, procrastinate finishes *its own* entry: were the stalled entry requeued
+    in place, that would finish (delete) the entry of the newer attempt. Returns the new queue id, or None
+    when there is nothing to requeue (entry finished meanwhile, Job gone or finished).
+    """
+    with _unit_of_work(Actor.system(tenant_id)) as session:
+        # The Job first, then the queue entry: the order `cancel` locks them in.
+        job = session.scalar(select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id).with_for_update())
+        if session.execute(_RETIRE, {"id": queue_job_id}).scalar_one_or_none() is None:
+            return None  # no longer running: finished, or another sweeper requeued it
+        if job is None or job.status in TERMINAL:
+            return None
+        new_queue_id = defer(session, job_id=job.id, tenant_id=tenant_id)
+        job.queue_job_id = new_queue_id
+        return new_queue_id
+
+
 async def retry_stalled(timestamp: int) -> int:
-    """Periodic: put back in the queue the jobs of workers whose heartbeat stopped (killed, lost)."""
+    """Periodic: put back in the queue the jobs of workers whose heartbeat stopped (killed, lost).
+
+    A Job run gets a fresh queue entry (`_requeue_run`); the platform's own idempotent tasks (dispatch,
+    sweeps) are retried in place: a late finish by their old worker costs at most one wake-up, which the
+    periodic sweep makes up for.
+    """
     seconds = get_settings().worker_stalled_seconds
     manager = get_app().job_manager
     stalled = list(await manager.get_stalled_jobs(seconds_since_heartbeat=seconds))
@@ -304,7 +363,12 @@ async def retry_stalled(timestamp: int) -> int:
             job.task_kwargs,
             job.worker_id,
         )
-        await manager.retry_job(job)
+        if job.task_name == RUN_TASK and job.id is not None:
+            kwargs = job.task_kwargs
+            job_id, tenant_id = UUID(str(kwargs["job_id"])), UUID(str(kwargs["tenant_id"]))
+            await asyncio.to_thread(_requeue_run, job.id, job_id, tenant_id)
+        else:
+            await manager.retry_job(job)
     return len(stalled)
 
 

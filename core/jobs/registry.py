@@ -132,7 +132,8 @@ class JobContext:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
-        """A transaction as this job's actor (the creator, or the system in the tenant)."""
+        """A transaction as this job's actor: whoever queued it (narrowed to their API key when queued through
+        one), or the system for the platform's own jobs."""
         with unit_of_work(self.actor) as session:
             yield session
 

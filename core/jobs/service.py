@@ -42,6 +42,7 @@ def _insert(
     session: Session,
     tenant_id: UUID,
     created_by: UUID | None,
+    api_key_id: UUID | None,
     kind: str,
     params: dict[str, Any],
     run_at: datetime | None,
@@ -60,6 +61,7 @@ def _insert(
             attempts=0,
             dedupe_key=dedupe_key,
             created_by=created_by,
+            api_key_id=api_key_id,
             run_at=run_at,
         )
         .on_conflict_do_nothing(index_elements=[Job.tenant_id, Job.dedupe_key], index_where=Job.dedupe_key.is_not(None))
@@ -94,6 +96,9 @@ def enqueue(
 ) -> Job:
     """Create a job of `kind` in the caller's transaction: it runs only if that transaction commits.
 
+    It runs as the actor who queued it, reloaded at each attempt: their current role, narrowed to the API
+    key's permissions when queued through a key; if the user or key is no longer active, it fails.
+
     `run_at` (timezone-aware) delays it. With `dedupe_key`, enqueueing again in the same tenant returns the
     existing job instead of a second one (safe for at-least-once callers such as event reactions).
     """
@@ -113,7 +118,7 @@ def enqueue(
             "dedupe_key must have 1 to 200 characters",
             details=[{"field": "dedupeKey", "message": "1 to 200 characters"}],
         )
-    return _insert(session, actor.tenant_id, actor.user_id, kind, _json(params), run_at, dedupe_key)
+    return _insert(session, actor.tenant_id, actor.user_id, actor.api_key_id, kind, _json(params), run_at, dedupe_key)
 
 
 def react(
@@ -139,7 +144,7 @@ def react(
             "payload": payload or {},
         }
     )
-    return _insert(session, tenant_id, None, kind, params, None, f"event:{event_id}:{kind}")
+    return _insert(session, tenant_id, None, None, kind, params, None, f"event:{event_id}:{kind}")
 
 
 def get(session: Session, actor: Actor, job_id: UUID) -> Job:
@@ -160,9 +165,12 @@ def list_jobs(session: Session, actor: Actor, *, limit: int = 50, offset: int = 
     return list(rows), total
 
 
+CANCELLABLE = frozenset({"queued", "retrying"})
+
+
 def cancel(session: Session, actor: Actor, job_id: UUID) -> Job:
-    """Cancel a job that has not started: its creator or a `jobs:manage` holder may. A worker that fetches it
-    anyway sees the cancelled row and skips it."""
+    """Cancel a job that is not running: queued, or waiting for its next attempt. Its creator or a
+    `jobs:manage` holder may. A worker that fetches it anyway sees the cancelled row and skips it."""
     job = get(session, actor, job_id)
     if not actor.can("jobs", "manage") and (actor.user_id is None or job.created_by != actor.user_id):
         raise PermissionDenied(
@@ -171,8 +179,8 @@ def cancel(session: Session, actor: Actor, job_id: UUID) -> Job:
         )
     # Lock against a worker marking it running at the same moment.
     session.refresh(job, with_for_update=True)
-    if job.status != "queued":
-        raise Conflict(f"Only queued jobs can be cancelled; this one is {job.status}")
+    if job.status not in CANCELLABLE:
+        raise Conflict(f"Only queued or retrying jobs can be cancelled; this one is {job.status}")
     job.status = "cancelled"
     job.finished_at = datetime.now(UTC)
     if job.queue_job_id is not None:

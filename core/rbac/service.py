@@ -37,13 +37,34 @@ def _validate_permissions(names: list[str]) -> set[str]:
     return set(names)
 
 
-def ensure_grantable(actor: Actor, names: set[str] | list[str], *, what: str = "grant") -> None:
-    """Nobody hands out more than they hold: no self-promotion through custom roles or role assignment."""
+SCOPE_RANK: dict[str, int] = {"own": 0, "team": 1, "all": 2}
+
+
+def widest_scope(*scopes: str) -> str:
+    return max(scopes, key=SCOPE_RANK.__getitem__)
+
+
+def ensure_grantable(
+    actor: Actor, names: set[str] | list[str], *, scope: str | None = None, what: str = "grant"
+) -> None:
+    """Nobody hands out more than they hold: no permission the actor lacks and no record scope wider than the
+    actor's own (own < team < all). The one rule behind creating and changing roles, assigning them, and
+    managing users (no self-promotion, no reach above oneself)."""
     beyond = sorted(set(names) - actor.permissions)
     if beyond:
         raise PermissionDenied(
             f"You cannot {what} permissions you do not hold: {', '.join(beyond)}", details={"notHeld": beyond}
         )
+    if scope is not None and SCOPE_RANK[scope] > SCOPE_RANK[actor.scope]:
+        raise PermissionDenied(
+            f"You cannot {what} record scope '{scope}': it is wider than your own ('{actor.scope}')",
+            details={"scope": scope, "yourScope": actor.scope},
+        )
+
+
+def ensure_role_within(session: Session, actor: Actor, role: Role, *, what: str) -> None:
+    """`ensure_grantable` for everything `role` carries (its permissions and its record scope)."""
+    ensure_grantable(actor, role_permissions(session, role.id), scope=role.record_scope, what=what)
 
 
 def _grant(session: Session, tenant_id: UUID, role_id: UUID, names: set[str]) -> None:
@@ -110,7 +131,7 @@ def list_roles(session: Session, actor: Actor) -> list[Role]:
 def create(session: Session, actor: Actor, data: RoleCreate) -> Role:
     actor.require("roles", "manage")
     names = _validate_permissions(data.permissions)
-    ensure_grantable(actor, names)
+    ensure_grantable(actor, names, scope=data.record_scope)
     if session.scalar(select(Role.id).where(Role.tenant_id == actor.tenant_id, Role.name == data.name)):
         raise Conflict(f"A role named '{data.name}' already exists")
     role = Role(
@@ -134,13 +155,15 @@ def update(session: Session, actor: Actor, role_id: UUID, data: RoleUpdate) -> R
     if role.is_system_role:
         raise Conflict("System roles cannot be changed; create a custom role instead")
     check_version(role, data.version)
+    current = set(role_permissions(session, role.id))
+    names = current if data.permissions is None else _validate_permissions(data.permissions)
+    scope = data.record_scope or role.record_scope
+    # The role as it is and as it will be must both lie within the actor's own powers.
+    ensure_grantable(actor, current | names, scope=widest_scope(role.record_scope, scope), what="change")
     if data.description is not None:
         role.description = data.description
-    if data.record_scope is not None:
-        role.record_scope = data.record_scope
+    role.record_scope = scope
     if data.permissions is not None:
-        names = _validate_permissions(data.permissions)
-        ensure_grantable(actor, names | set(role_permissions(session, role.id)), what="change")
         session.execute(delete(RolePermission).where(RolePermission.role_id == role.id))
         _grant(session, actor.tenant_id, role.id, names)
         role.updated_at = func.now()  # a grant change is a change of the role (bumps version)

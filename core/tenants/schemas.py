@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import EmailStr, Field, field_validator
@@ -32,6 +33,14 @@ class TenantUpdate(Schema):
     timezone: str | None = Field(None, max_length=64)
     settings: dict | None = None
     version: int | None = None
+
+    @field_validator("name", "timezone", "settings")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """May be left out (unchanged), never null: these always have a value."""
+        if value is None:
+            raise ValueError("cannot be null: leave the field out to keep its value")
+        return value
 
 
 class TenantRead(ReadSchema):

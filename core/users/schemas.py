@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import EmailStr, Field, field_validator
@@ -31,6 +32,14 @@ class UserUpdate(Schema):
     timezone: str | None = Field(None, max_length=64)
     is_active: bool | None = None
     version: int | None = Field(None, description="Current version for optimistic locking.")
+
+    @field_validator("first_name", "last_name", "role", "timezone", "is_active")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        """May be left out (unchanged), never null: these always have a value."""
+        if value is None:
+            raise ValueError("cannot be null: leave the field out to keep its value")
+        return value
 
 
 class UserRead(ReadSchema):

@@ -78,22 +78,9 @@ def create(session: Session, actor: Actor, data: UserCreate) -> tuple[User, str 
         password = generated = passwords.generate_password()
     passwords.check_policy(password)
     role = rbac.get_by_name(session, actor, data.role)
-    rbac.ensure_grantable(actor, rbac.role_permissions(session, role.id), what="assign a role with")
+    rbac.ensure_role_within(session, actor, role, what="assign a role with")
     _check_team(session, actor, data.team_id)
-    # Serialise user creation per tenant so the plan limit holds under concurrency.
-    tenant = session.scalar(select(Tenant).where(Tenant.id == actor.tenant_id).with_for_update())
-    if tenant is None:
-        raise NotFound("Tenant not found")
-    active = session.scalar(
-        select(func.count())
-        .select_from(User)
-        .where(User.tenant_id == actor.tenant_id, User.deleted_at.is_(None), User.is_active.is_(True))
-    )
-    if (active or 0) >= tenant.max_users:
-        raise PlanLimitReached(
-            f"Your {tenant.plan} plan allows {tenant.max_users} active users; deactivate a user or upgrade the plan",
-            details={"maxUsers": tenant.max_users, "activeUsers": active},
-        )
+    _ensure_seat(session, actor)
     if session.scalar(
         select(User.id).where(User.tenant_id == actor.tenant_id, User.email == data.email, User.deleted_at.is_(None))
     ):
@@ -118,35 +105,36 @@ def create(session: Session, actor: Actor, data: UserCreate) -> tuple[User, str 
     return user, generated
 
 
-def update(session: Session, actor: Actor, user_id: UUID, data: UserUpdate) -> User:
-    actor.require("users", "manage")
-    user = get(session, actor, user_id)
-    check_version(user, data.version)
-    fields = data.model_dump(exclude_unset=True, exclude={"version", "role"})
-    if "team_id" in fields:
-        _check_team(session, actor, fields["team_id"])
-    if data.role is not None:
-        role = rbac.get_by_name(session, actor, data.role)
-        rbac.ensure_grantable(actor, rbac.role_permissions(session, role.id), what="assign a role with")
-        if user.id == actor.user_id and role.name != "admin" and _is_last_admin(session, actor, user):
-            raise Conflict("You are the last admin; make someone else admin first")
-        user.role_id = role.id
-    if fields.get("is_active") is False and user.id == actor.user_id:
-        raise Conflict("You cannot deactivate yourself")
-    for name, value in fields.items():
-        setattr(user, name, value)
-    if data.role is not None or {"team_id", "is_active"} & fields.keys():
-        authz.user_changed(session, user.id)
-    if fields.get("is_active") is False:
-        on_commit(session, lambda: sessions.revoke_all(user_id))
-    session.flush()
-    return user
+def _lock_tenant(session: Session, actor: Actor) -> Tenant:
+    """The tenant row, locked until the transaction ends: serialises the changes that must see every other
+    one of the tenant (seats against the plan limit, the last admin)."""
+    tenant = session.scalar(select(Tenant).where(Tenant.id == actor.tenant_id).with_for_update())
+    if tenant is None:
+        raise NotFound("Tenant not found")
+    return tenant
 
 
-def _is_last_admin(session: Session, actor: Actor, user: User) -> bool:
+def _ensure_seat(session: Session, actor: Actor) -> None:
+    """One more active user must fit the plan (creating a user, reactivating one)."""
+    tenant = _lock_tenant(session, actor)
+    active = session.scalar(
+        select(func.count())
+        .select_from(User)
+        .where(User.tenant_id == actor.tenant_id, User.deleted_at.is_(None), User.is_active.is_(True))
+    )
+    if (active or 0) >= tenant.max_users:
+        raise PlanLimitReached(
+            f"Your {tenant.plan} plan allows {tenant.max_users} active users; deactivate a user or upgrade the plan",
+            details={"maxUsers": tenant.max_users, "activeUsers": active},
+        )
+
+
+def _ensure_another_admin(session: Session, actor: Actor, user: User) -> None:
+    """Refuse to demote or deactivate the tenant's last active admin (whoever asks)."""
     admin_role = rbac.get_by_name(session, actor, "admin")
-    if user.role_id != admin_role.id:
-        return False
+    if user.role_id != admin_role.id or not user.is_active:
+        return
+    _lock_tenant(session, actor)  # two admins demoting each other at once must not leave none
     others = session.scalar(
         select(func.count())
         .select_from(User)
@@ -158,7 +146,50 @@ def _is_last_admin(session: Session, actor: Actor, user: User) -> bool:
             User.is_active.is_(True),
         )
     )
-    return not others
+    if not others:
+        who = "You are" if user.id == actor.user_id else f"{user.first_name} {user.last_name} is"
+        raise Conflict(f"{who} the last admin; make someone else admin first")
+
+
+def update(session: Session, actor: Actor, user_id: UUID, data: UserUpdate) -> User:
+    """Change a user's details, role, team or active flag. Only users whose role lies within the actor's own
+    powers can be changed, and only to such a role; the last admin stays an active admin; reactivating takes
+    a seat of the plan."""
+    actor.require("users", "manage")
+    user = get(session, actor, user_id)
+    check_version(user, data.version)
+    rbac.ensure_role_within(session, actor, _role_of(session, user), what="change a user whose role has")
+    fields = data.model_dump(exclude_unset=True, exclude={"version", "role"})
+    if "team_id" in fields:
+        _check_team(session, actor, fields["team_id"])
+    if fields.get("is_active") is False and user.id == actor.user_id:
+        raise Conflict("You cannot deactivate yourself")
+    role = None
+    if data.role is not None:
+        role = rbac.get_by_name(session, actor, data.role)
+        rbac.ensure_role_within(session, actor, role, what="assign a role with")
+    demoted = role is not None and role.id != user.role_id
+    if demoted or fields.get("is_active") is False:
+        _ensure_another_admin(session, actor, user)
+    if fields.get("is_active") is True and not user.is_active:
+        _ensure_seat(session, actor)
+    if role is not None:
+        user.role_id = role.id
+    for name, value in fields.items():
+        setattr(user, name, value)
+    if data.role is not None or {"team_id", "is_active"} & fields.keys():
+        authz.user_changed(session, user.id)
+    if fields.get("is_active") is False:
+        on_commit(session, lambda: sessions.revoke_all(user_id))
+    session.flush()
+    return user
+
+
+def _role_of(session: Session, user: User) -> Role:
+    role = session.scalar(select(Role).where(Role.tenant_id == user.tenant_id, Role.id == user.role_id))
+    if role is None:  # pragma: no cover - users.role_id is a foreign key
+        raise NotFound("Role not found")
+    return role
 
 
 def deactivate(session: Session, actor: Actor, user_id: UUID) -> None:
@@ -167,6 +198,8 @@ def deactivate(session: Session, actor: Actor, user_id: UUID) -> None:
     user = get(session, actor, user_id)
     if user.id == actor.user_id:
         raise Conflict("You cannot delete yourself")
+    rbac.ensure_role_within(session, actor, _role_of(session, user), what="deactivate a user whose role has")
+    _ensure_another_admin(session, actor, user)
     user.is_active = False
     user.deleted_at = datetime.now(UTC)
     authz.user_changed(session, user.id)

@@ -186,6 +186,7 @@ def upgrade() -> None:
     sa.Column('dedupe_key', sa.String(length=200), nullable=True),
     sa.Column('queue_job_id', sa.BigInteger(), nullable=True),
     sa.Column('created_by', sa.Uuid(), nullable=True),
+    sa.Column('api_key_id', sa.Uuid(), nullable=True),
     sa.Column('run_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('finished_at', sa.DateTime(timezone=True), nullable=True),
@@ -195,7 +196,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.CheckConstraint("status IN ('queued', 'running', 'retrying', 'succeeded', 'failed', 'cancelled')", name='ck_jobs_status'),
     sa.CheckConstraint('progress BETWEEN 0 AND 100', name='ck_jobs_progress'),
-    sa.ForeignKeyConstraint(['created_by'], ['users.id'], ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['created_by'], ['users.id'], ),
     sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id')
     )

@@ -11,9 +11,10 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
+from sqlalchemy import text
 
 from core.auth import service as auth
-from core.db import unit_of_work
+from core.db import owner_engine, unit_of_work
 from core.ids import new_id
 from core.jobs.models import Job
 from core.users import service as users
@@ -396,6 +397,19 @@ def test_patch_user_with_stale_version_is_409_with_current_version(client, shop,
     assert assert_success(client.get(f"{API}/users/{user_id}", headers=shop_admin))["firstName"] == "First"
 
 
+@pytest.mark.parametrize("field", ["firstName", "lastName", "role", "timezone", "isActive"])
+def test_patch_user_with_null_for_a_required_field_is_400_naming_it(client, shop, shop_admin, field):
+    user_id = shop.add_user("rep")
+    before = assert_success(client.get(f"{API}/users/{user_id}", headers=shop_admin))
+    resp = client.patch(f"{API}/users/{user_id}", headers=shop_admin, json={field: None})
+    error = assert_error(resp, 400, "VALIDATION_ERROR")
+    assert [d["field"] for d in error["details"]] == [field]
+    assert "cannot be null" in error["details"][0]["message"]
+    assert assert_success(client.get(f"{API}/users/{user_id}", headers=shop_admin)) == before
+    # null stays meaningful where the field is optional: leaving the team
+    assert assert_success(client.patch(f"{API}/users/{user_id}", headers=shop_admin, json={"teamId": None}))
+
+
 def test_admin_cannot_deactivate_or_delete_themselves(client, shop, shop_admin):
     resp = client.patch(f"{API}/users/{shop.admin_id}", headers=shop_admin, json={"isActive": False})
     assert_error(resp, 409, "CONFLICT")
@@ -680,6 +694,30 @@ def test_api_key_expiry_in_the_past_is_400(client, shop_admin):
     assert error["details"][0]["field"] == "expiresAt"
 
 
+def test_api_key_expiry_without_a_timezone_is_400_naming_it(client, shop_admin):
+    before = owner_count("api_keys")
+    resp = client.post(
+        f"{API}/api-keys",
+        headers=shop_admin,
+        json={"name": "naive", "permissions": ["users:read"], "expiresAt": "2031-01-01T00:00:00"},
+    )
+    error = assert_error(resp, 400, "VALIDATION_ERROR")
+    assert error["details"] == [{"field": "expiresAt", "message": "timezone required"}]
+    assert owner_count("api_keys") == before
+
+
+def test_a_request_refused_with_403_still_records_the_keys_use(client, shop_admin):
+    _, key = _create_key(client, shop_admin, ["users:read"])
+    assert_error(client.get(f"{API}/teams", headers=bearer(key["key"])), 403, "FORBIDDEN")
+    listed = assert_success(client.get(f"{API}/api-keys", headers=shop_admin))
+    assert next(k for k in listed if k["id"] == key["id"])["lastUsedAt"] is not None
+    with owner_engine().connect() as conn:
+        used = conn.execute(
+            text("SELECT count(*) FROM audit_logs WHERE action = 'api_key_used' AND api_key_id = :k"), {"k": key["id"]}
+        ).scalar_one()
+    assert used == 1
+
+
 # Tenant settings -----------------------------------------------------------------------------------------
 
 
@@ -707,6 +745,15 @@ def test_patch_tenant_updates_name_and_settings(client, shop_admin):
     )
     assert error["details"] == {"currentVersion": data["version"]}
     assert assert_success(client.get(f"{API}/tenant", headers=shop_admin))["name"] == "Acme Ünited 🏭"
+
+
+@pytest.mark.parametrize("field", ["name", "timezone", "settings"])
+def test_patch_tenant_with_null_for_a_required_field_is_400_naming_it(client, shop_admin, field):
+    before = assert_success(client.get(f"{API}/tenant", headers=shop_admin))
+    error = assert_error(client.patch(f"{API}/tenant", headers=shop_admin, json={field: None}), 400, "VALIDATION_ERROR")
+    assert [d["field"] for d in error["details"]] == [field]
+    assert "cannot be null" in error["details"][0]["message"]
+    assert assert_success(client.get(f"{API}/tenant", headers=shop_admin))["version"] == before["version"]
 
 
 @pytest.mark.parametrize("field, value", [("plan", "enterprise"), ("maxUsers", 100000), ("slug", "taken")])

@@ -392,3 +392,27 @@ def test_permission_changes_apply_at_once_and_only_to_whom_they_concern(client, 
     second = assert_success(client.post(f"{API}/auth/refresh", json={"refreshToken": second["refreshToken"]}))
     assert_error(client.get(f"{API}/audit-logs", headers=bearer(second["accessToken"])), 403, "FORBIDDEN")
     assert_success(client.get(f"{API}/auth/me", headers=bearer(renewed["accessToken"])))  # other role untouched
+
+
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        ("GET", "/auth/sessions", None),
+        ("DELETE", "/auth/sessions/{sid}", None),
+        ("POST", "/auth/logout", None),
+        ("POST", "/auth/logout-all", None),
+        ("POST", "/auth/password", {"currentPassword": PASSWORD, "newPassword": "Fresh-Granite-Meadow-31"}),
+    ],
+)
+def test_an_api_key_is_403_on_the_users_login_sessions_and_password(client, tenant, method, path, body):
+    data = login(client, tenant.admin_email, tenant.slug)
+    user = bearer(data["accessToken"])
+    key = assert_success(
+        client.post(f"{API}/api-keys", headers=user, json={"name": "ci", "permissions": ["users:read"]}), 201
+    )["key"]
+    resp = client.request(method, API + path.format(sid=data["sessionId"]), headers=bearer(key), json=body)
+    error = assert_error(resp, 403, "LOGIN_SESSION_REQUIRED")
+    assert "API keys cannot manage login sessions or passwords" in error["message"]
+    sessions = assert_success(client.get(f"{API}/auth/sessions", headers=user))
+    assert [s["id"] for s in sessions] == [data["sessionId"]]  # the user's session lives on
+    login(client, tenant.admin_email, tenant.slug)  # and the password is unchanged

@@ -4,7 +4,11 @@ password changes and API keys, against the real PostgreSQL and Redis."""
 from __future__ import annotations
 
 import base64
+import contextlib
+import hashlib
+import hmac
 import json
+import os
 import statistics
 import time
 from datetime import UTC, datetime, timedelta
@@ -12,14 +16,14 @@ from datetime import UTC, datetime, timedelta
 import jwt
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from core.audit import service as audit
 from core.auth import passwords, sessions, tokens
 from core.auth import service as auth
-from core.config import get_settings
-from core.db import RequestContext, owner_engine, reset_context, set_context, unit_of_work
-from core.errors import AccountLocked, AuthenticationFailed, NotFound, ValidationFailed
+from core.config import get_settings, reset_settings
+from core.db import RequestContext, app_engine, owner_engine, reset_context, set_context, unit_of_work
+from core.errors import AccountLocked, AuthenticationFailed, NotFound, PermissionDenied, ValidationFailed
 from core.rbac import service as rbac
 from core.rbac.schemas import RoleCreate, RoleUpdate
 from tests.factories import PASSWORD
@@ -450,3 +454,153 @@ def test_revoked_or_expired_api_keys_stop_working(tenant):
             permissions=["contacts:read"],
             expires_at=datetime.now(UTC) - timedelta(minutes=1),
         )
+
+
+# Authorization versions ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _grant_change_right_after_permissions_are_read(change):
+    """Commit `change()` (a real concurrent transaction) the moment a login or refresh has read the actor's
+    permissions from the database, before it goes on to sign them into a token."""
+    armed = [True]
+
+    def after_execute(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if armed[0] and "cf_actor(" in statement:
+            armed[0] = False
+            change()
+
+    event.listen(app_engine(), "after_cursor_execute", after_execute)
+    try:
+        yield
+    finally:
+        event.remove(app_engine(), "after_cursor_execute", after_execute)
+    assert not armed[0], "the permissions were never read"
+
+
+def _closer(world):
+    """A user with a custom role, and a function that sets that role's grants (committed at once)."""
+    admin = world.admin
+    with unit_of_work(admin) as session:
+        role = rbac.create(session, admin, RoleCreate(name="closer", permissions=["contacts:read", "contacts:create"]))
+    email = f"closer@{world.slug}.example.com"
+    world.add_user("closer", email=email)
+
+    def set_grants(*permissions: str):
+        def change() -> None:
+            with unit_of_work(admin) as session:
+                rbac.update(session, admin, role.id, RoleUpdate(permissions=list(permissions)))
+
+        return change
+
+    return email, set_grants
+
+
+def test_a_grant_change_racing_a_login_never_leaves_old_permissions_in_a_valid_token(tenant):
+    email, set_grants = _closer(tenant)
+    with _grant_change_right_after_permissions_are_read(set_grants("contacts:read")):
+        pair = login(tenant, email=email)
+    # The token holds the permissions read before the change: it must already be stale, not valid for 15 min.
+    with pytest.raises(AuthenticationFailed) as raised:
+        actor_for(pair.access_token)
+    assert raised.value.code == "TOKEN_STALE"
+    with unit_of_work() as session:
+        refreshed = auth.refresh(session, pair.refresh_token)
+    assert actor_for(refreshed.access_token).permissions == {"contacts:read"}
+
+
+def test_a_grant_change_racing_a_refresh_never_leaves_old_permissions_in_a_valid_token(tenant):
+    email, set_grants = _closer(tenant)
+    pair = login(tenant, email=email)
+    with _grant_change_right_after_permissions_are_read(set_grants("contacts:read", "deals:read")):
+        with unit_of_work() as session:
+            refreshed = auth.refresh(session, pair.refresh_token)
+    try:
+        assert actor_for(refreshed.access_token).permissions == {"contacts:read", "deals:read"}
+    except AuthenticationFailed as exc:  # also safe: stale, so refreshed again from the database
+        assert exc.code == "TOKEN_STALE"
+    with unit_of_work() as session:
+        again = auth.refresh(session, refreshed.refresh_token)
+    assert actor_for(again.access_token).permissions == {"contacts:read", "deals:read"}
+
+
+# API keys and login sessions -----------------------------------------------------------------------------
+
+
+def _admin_key(world, permissions: list[str], **kwargs) -> tuple:
+    admin = world.admin
+    with unit_of_work(admin) as session:
+        return auth.create_api_key(session, admin, name="probe", permissions=permissions, **kwargs)
+
+
+def test_an_api_key_cannot_list_or_end_its_users_sessions_or_change_the_password(tenant):
+    pair = login(tenant)
+    _, full_key = _admin_key(tenant, ["contacts:read"])
+    key = _key_actor(full_key)
+    new_password = "Fresh-Granite-Meadow-31"
+    attempts = {
+        "list sessions": lambda session: auth.list_sessions(key),
+        "revoke a session": lambda session: auth.revoke_session(session, key, pair.session_id),
+        "log out": lambda session: auth.logout(session, key),
+        "log out everywhere": lambda session: auth.logout_everywhere(session, key),
+        "change the password": lambda session: auth.change_password(
+            session, key, current_password=PASSWORD, new_password=new_password
+        ),
+    }
+    for name, attempt in attempts.items():
+        with pytest.raises(PermissionDenied) as raised, unit_of_work(key) as session:
+            attempt(session)
+        assert raised.value.code == "LOGIN_SESSION_REQUIRED", name
+        assert "API keys cannot manage login sessions or passwords" in raised.value.message
+    assert actor_for(pair.access_token).session_id == pair.session_id
+    assert [s.id for s in auth.list_sessions(actor_for(pair.access_token))] == [pair.session_id]
+    login(tenant)  # the password did not change
+    with pytest.raises(AuthenticationFailed):
+        login(tenant, password=new_password)
+
+
+def test_a_key_used_only_for_refused_requests_still_leaves_its_use_on_record(tenant):
+    key, full_key = _admin_key(tenant, ["contacts:read"])
+    for _ in range(3):
+        with pytest.raises(PermissionDenied), unit_of_work() as session:
+            actor = auth.authenticate(session, full_key)
+            actor.require("users", "manage")  # refused: the request's transaction rolls back
+    with owner_engine().connect() as conn:
+        used = conn.execute(
+            text(
+                "SELECT user_id, api_key_id, new_values FROM audit_logs"
+                " WHERE action = 'api_key_used' AND api_key_id = :k"
+            ),
+            {"k": key.id},
+        ).all()
+    assert [(u.user_id, u.api_key_id, u.new_values) for u in used] == [
+        (tenant.admin_id, key.id, {"prefix": key.prefix})
+    ]  # once a minute, however many requests
+    assert owner_scalar("SELECT last_used_at FROM api_keys WHERE id = :k", k=key.id) is not None
+
+
+def test_api_keys_are_hashed_with_their_own_pepper_and_survive_a_jwt_secret_rotation(tenant):
+    key, full_key = _admin_key(tenant, ["contacts:read"])
+    settings = get_settings()
+    assert settings.secret("api_key_pepper") != settings.secret("jwt_secret")
+    expected = hmac.new(settings.secret("api_key_pepper").encode(), full_key.encode(), hashlib.sha256).hexdigest()
+    assert key.key_hash == expected
+    old_jwt = os.environ.get("JWT_SECRET")
+    os.environ["JWT_SECRET"] = "rotated-" + "r" * 40
+    reset_settings()
+    try:
+        assert get_settings().secret("jwt_secret") != settings.secret("jwt_secret")
+        assert _key_actor(full_key).api_key_id == key.id
+    finally:
+        if old_jwt is None:
+            os.environ.pop("JWT_SECRET", None)
+        else:
+            os.environ["JWT_SECRET"] = old_jwt
+        reset_settings()
+
+
+def test_an_expiry_without_a_timezone_is_refused_naming_the_field(tenant):
+    with pytest.raises(ValidationFailed) as raised:
+        _admin_key(tenant, ["contacts:read"], expires_at=datetime.now() + timedelta(days=1))  # noqa: DTZ005
+    assert raised.value.details == [{"field": "expiresAt", "message": "timezone required"}]
+    assert "timezone" in raised.value.message

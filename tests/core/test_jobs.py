@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+from procrastinate.jobs import Status as QueueStatus
+from sqlalchemy import text
 
 from core.actor import Actor
+from core.auth import service as auth
 from core.db import unit_of_work
 from core.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from core.events import service as events
@@ -17,11 +23,24 @@ from core.events.service import DISPATCH_TASK
 from core.jobs import queue, registry
 from core.jobs import service as jobs
 from core.jobs.models import Job
-from core.jobs.registry import JobContext, JobSuperseded
+from core.jobs.registry import JobContext, JobSuperseded, handler
 from core.jobs.schemas import JobRead
+from core.users import service as users
 from tests.core.conftest import WorkerProcess, owner_execute, owner_rows
 from tests.factories import TenantWorld
 from tests.support.jobs import PINGED
+
+
+@handler("test.whoami")
+def whoami(ctx: JobContext) -> dict:
+    """Who the attempt runs as (in this process only: for drain())."""
+    actor = ctx.actor
+    return {
+        "user_id": actor.user_id,
+        "api_key_id": actor.api_key_id,
+        "is_system": actor.is_system,
+        "permissions": sorted(actor.permissions),
+    }
 
 
 def _enqueue(actor: Actor, kind: str, params: dict | None = None, **kwargs) -> Job:
@@ -117,17 +136,66 @@ def test_a_job_runs_once_and_reports_status_progress_and_result(tenant):
     assert wire["status"] == "succeeded" and wire["finishedAt"] is not None and "params" not in wire
 
 
-def test_the_handler_runs_as_the_creator_or_else_the_system(tenant):
+def test_the_handler_runs_as_its_creator_and_only_the_platforms_own_jobs_as_the_system(tenant):
     admin = tenant.admin
     by_user = _enqueue(admin, "test.echo", {"hello": "world"})
     system = Actor.system(tenant.tenant_id)
     by_system = _enqueue(system, "test.echo")
+    assert (by_system.created_by, by_system.api_key_id) == (None, None)
     queue.drain(20)
     user_result = _job(tenant, by_user.id).result
     assert user_result["params"] == {"hello": "world"}
     assert (user_result["user_id"], user_result["role"]) == (str(admin.user_id), "admin")
     system_result = _job(tenant, by_system.id).result
     assert (system_result["user_id"], system_result["role"]) == (None, "system")
+
+
+def _api_key_actor(world: TenantWorld, permissions: list[str]) -> tuple[Actor, UUID]:
+    admin = world.admin
+    with unit_of_work(admin) as session:
+        key, full = auth.create_api_key(session, admin, name="jobs", permissions=permissions)
+    with unit_of_work() as session:
+        return auth.authenticate(session, full), key.id
+
+
+def test_a_job_queued_through_an_api_key_runs_with_the_keys_permissions_only(tenant):
+    key_actor, key_id = _api_key_actor(tenant, ["contacts:read", "jobs:read"])
+    job = _enqueue(key_actor, "test.whoami")
+    assert (job.created_by, job.api_key_id) == (tenant.admin_id, key_id)
+    assert queue.drain(20) == 0
+    done = _job(tenant, job.id)
+    assert done.status == "succeeded", done.error
+    assert done.result == {
+        "user_id": str(tenant.admin_id),
+        "api_key_id": str(key_id),
+        "is_system": False,
+        "permissions": ["contacts:read", "jobs:read"],  # not the admin's whole role
+    }
+
+
+def test_a_job_whose_creator_or_key_can_no_longer_act_fails_instead_of_running_as_the_system(tenant):
+    admin = tenant.admin
+    rep_id = tenant.add_user("rep")
+    by_rep = _enqueue(tenant.actor(rep_id), "test.whoami")
+    revoked_actor, revoked_id = _api_key_actor(tenant, ["jobs:read"])
+    by_revoked_key = _enqueue(revoked_actor, "test.whoami")
+    expired_actor, expired_id = _api_key_actor(tenant, ["jobs:read"])
+    by_expired_key = _enqueue(expired_actor, "test.whoami")
+    with unit_of_work(admin) as session:
+        users.deactivate(session, admin, rep_id)
+        auth.revoke_api_key(session, admin, revoked_id)
+    owner_execute("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = :k", k=expired_id)
+
+    assert queue.drain(20) == 0
+    expected = {
+        by_rep.id: "The user who queued this job is no longer active; the job did not run",
+        by_revoked_key.id: "The API key that queued this job was revoked or has expired; the job did not run",
+        by_expired_key.id: "The API key that queued this job was revoked or has expired; the job did not run",
+    }
+    for job_id, error in expected.items():
+        failed = _job(tenant, job_id)
+        assert (failed.status, failed.error, failed.result, failed.attempts) == ("failed", error, None, 0)
+        assert failed.finished_at is not None
 
 
 def test_a_failing_job_is_retried_with_backoff_then_succeeds(tenant):
@@ -235,6 +303,50 @@ def test_a_cancelled_job_is_skipped(tenant):
     assert (skipped.status, skipped.attempts, skipped.result) == ("cancelled", 0, None)
 
 
+def test_a_job_waiting_for_its_next_attempt_can_be_cancelled(tenant):
+    job = _enqueue(tenant.admin, "test.flaky", {"fail_times": 10})
+    queue.drain(0)  # the first attempt fails; the next one waits for its backoff
+    assert _job(tenant, job.id).status == "retrying"
+    assert _queue_row(job.queue_job_id).status == "todo"
+    with unit_of_work(tenant.admin) as session:
+        assert jobs.cancel(session, tenant.admin, job.id).status == "cancelled"
+    assert _queue_row(job.queue_job_id).status == "cancelled"
+    queue.drain(2)
+    cancelled = _job(tenant, job.id)
+    assert (cancelled.status, cancelled.attempts) == ("cancelled", 1)
+    assert cancelled.finished_at is not None
+
+
+def test_a_stalled_run_is_requeued_as_a_new_entry_which_a_late_finish_of_the_old_worker_cannot_remove(tenant):
+    """The worker presumed dead may still be alive: when its superseded attempt returns, procrastinate
+    finishes the entry it fetched. That must not be the entry the newer attempt waits in."""
+    job = _enqueue(tenant.admin, "test.echo")
+    stalled_entry = job.queue_job_id
+    # Attempt 1 started on a worker that then went silent.
+    owner_execute("UPDATE procrastinate_jobs SET status = 'doing', worker_id = NULL WHERE id = :q", q=stalled_entry)
+    owner_execute("UPDATE jobs SET status = 'running', attempts = 1 WHERE id = :id", id=job.id)
+
+    async def sweep_then_late_finish() -> None:
+        app = queue.get_app()
+        async with app.open_async():
+            assert await queue.retry_stalled(0) >= 1
+            with contextlib.suppress(Exception):  # the old worker finishes its attempt normally
+                await app.job_manager.finish_job_by_id_async(
+                    job_id=stalled_entry, status=QueueStatus.SUCCEEDED, delete_job=True
+                )
+
+    asyncio.run(sweep_then_late_finish())
+    requeued = _job(tenant, job.id)
+    assert requeued.queue_job_id != stalled_entry
+    assert _queue_row(stalled_entry).status == "failed"
+    fresh = _queue_row(requeued.queue_job_id)
+    assert (fresh.status, fresh.task_name) == ("todo", queue.RUN_TASK)
+    assert fresh.args == {"job_id": str(job.id), "tenant_id": str(tenant.tenant_id)}
+    assert queue.drain(20) == 0
+    done = _job(tenant, job.id)
+    assert (done.status, done.attempts) == ("succeeded", 2)
+
+
 # Periodic tasks and the outbox --------------------------------------------------------------------------
 
 
@@ -281,6 +393,44 @@ def test_a_committed_event_reaches_its_subscriber_exactly_once_and_a_rolled_back
     assert len(reactions(event.id)) == 1
     assert owner_rows("SELECT id FROM events WHERE id = :e", e=lost.id) == []
     assert reactions(lost.id) == []
+
+
+def test_emitting_events_in_two_tenants_at_once_does_not_serialise_the_transactions(tenant, other_tenant):
+    """The dispatcher wake-up must not make a second transaction wait for the first one's commit."""
+    owner_execute("DELETE FROM procrastinate_jobs WHERE task_name = :t AND status = 'todo'", t=DISPATCH_TASK)
+    first, second = tenant.admin, other_tenant.admin
+    committed = threading.Event()
+    failure: list[BaseException] = []
+
+    def emit_and_commit() -> None:
+        try:
+            with unit_of_work(second) as session:
+                session.execute(text("SET LOCAL lock_timeout = '20s'"))
+                events.emit(session, second, PINGED, payload={"who": "second"})
+            committed.set()
+        except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+            failure.append(exc)
+
+    with unit_of_work(first) as session:
+        events.emit(session, first, PINGED, payload={"who": "first"})
+        session.flush()
+        thread = threading.Thread(target=emit_and_commit)
+        thread.start()
+        # The first transaction is still open: the second commits anyway.
+        assert committed.wait(timeout=10), "the second emit waited for the first transaction"
+    thread.join(timeout=30)
+    assert not failure, failure
+    pending = owner_rows(
+        "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = :t AND status = 'todo'", t=DISPATCH_TASK
+    )
+    assert 1 <= pending[0].n <= 2  # a wake-up each at most; a duplicate is harmless
+    queue.drain(20)
+    for world in (tenant, other_tenant):
+        reactions = owner_rows(
+            "SELECT status FROM jobs WHERE tenant_id = :t AND kind = 'test.echo' AND dedupe_key LIKE 'event:%'",
+            t=world.tenant_id,
+        )
+        assert [r.status for r in reactions] == ["succeeded"]
 
 
 # The kill test ------------------------------------------------------------------------------------------

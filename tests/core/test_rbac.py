@@ -3,6 +3,9 @@ service makes, and record scope (own/team/all) applied by `actor.readable`."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from sqlalchemy import select, text
 
@@ -262,8 +265,10 @@ def test_nobody_can_hand_out_more_than_they_hold(tenant):
             admin,
             UserCreate(email="hr@example.com", first_name="H", last_name="R", password=PASSWORD, role="people_ops"),
         )
+        rbac.create(session, admin, RoleCreate(name="directory", record_scope="own", permissions=["users:read"]))
     hr_actor = tenant.actor(hr.id)
     rep_id = tenant.add_user("rep")
+    clerk_id = tenant.add_user("directory")
     with unit_of_work(hr_actor) as session:
         with pytest.raises(PermissionDenied, match="assign a role with permissions you do not hold"):
             users.update(session, hr_actor, hr.id, UserUpdate(role="admin"))
@@ -277,8 +282,167 @@ def test_nobody_can_hand_out_more_than_they_hold(tenant):
     with unit_of_work(hr_actor) as session:
         with pytest.raises(PermissionDenied, match="settings:manage"):
             rbac.create(session, hr_actor, RoleCreate(name="sneaky", permissions=["settings:manage"]))
+    with unit_of_work(hr_actor) as session:  # a rep holds powers HR lacks (contacts...): not HR's to change
+        with pytest.raises(PermissionDenied, match="change a user whose role has permissions you do not hold"):
+            users.update(session, hr_actor, rep_id, UserUpdate(role="people_ops"))
     with unit_of_work(hr_actor) as session:  # within their own powers it works
-        users.update(session, hr_actor, rep_id, UserUpdate(role="people_ops"))
+        users.update(session, hr_actor, clerk_id, UserUpdate(role="people_ops"))
     with unit_of_work(admin) as session:
         assert users.to_read(session, users.get(session, admin, hr.id)).role == "people_ops"
-        assert users.to_read(session, users.get(session, admin, rep_id)).role == "people_ops"
+        assert users.to_read(session, users.get(session, admin, rep_id)).role == "rep"
+        assert users.to_read(session, users.get(session, admin, clerk_id)).role == "people_ops"
+
+
+def _scopes(world) -> dict[str, str]:
+    return {name: scope for name, (scope, _, _) in grants(world).items()}
+
+
+def test_record_scope_cannot_be_widened_beyond_the_actors_own(tenant):
+    """own < team < all: a role manager with team scope can neither mint nor widen a role to `all`, nor change a
+    role that already reads everything, nor assign one to a user (which would let them read everything)."""
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        rbac.create(
+            session,
+            admin,
+            RoleCreate(
+                name="team_ops",
+                record_scope="team",
+                permissions=["roles:read", "roles:manage", "users:read", "users:manage", "contacts:read"],
+            ),
+        )
+        wide = rbac.create(
+            session, admin, RoleCreate(name="wide_reader", record_scope="all", permissions=["contacts:read"])
+        )
+    lead = tenant.actor(tenant.add_user("team_ops"))
+    assert lead.scope == "team"
+    with pytest.raises(PermissionDenied) as raised, unit_of_work(lead) as session:
+        rbac.create(session, lead, RoleCreate(name="reader", record_scope="all", permissions=["contacts:read"]))
+    assert "record scope 'all'" in raised.value.message and "wider than your own ('team')" in raised.value.message
+    assert raised.value.details == {"scope": "all", "yourScope": "team"}
+    with unit_of_work(lead) as session:
+        narrow = rbac.create(
+            session, lead, RoleCreate(name="reader", record_scope="team", permissions=["contacts:read"])
+        )
+    with pytest.raises(PermissionDenied, match="record scope 'all'"), unit_of_work(lead) as session:
+        rbac.update(session, lead, narrow.id, RoleUpdate(record_scope="all"))
+    with pytest.raises(PermissionDenied, match="record scope 'all'"), unit_of_work(lead) as session:
+        rbac.update(session, lead, wide.id, RoleUpdate(description="harmless?", record_scope="own"))
+    with unit_of_work(lead) as session:  # narrowing one's own kind of role is fine
+        rbac.update(session, lead, narrow.id, RoleUpdate(record_scope="own"))
+    assert _scopes(tenant)["reader"] == "own" and _scopes(tenant)["wide_reader"] == "all"
+    assert "reader" in grants(tenant)
+
+    member = tenant.add_user("reader")
+    with pytest.raises(PermissionDenied, match="assign a role with record scope 'all'"), unit_of_work(lead) as session:
+        users.update(session, lead, member, UserUpdate(role="wide_reader"))
+    with pytest.raises(PermissionDenied, match="assign a role with record scope 'all'"), unit_of_work(lead) as session:
+        users.create(
+            session,
+            lead,
+            UserCreate(email=f"wide@{tenant.slug}.example.com", first_name="W", last_name="R", role="wide_reader"),
+        )
+    with unit_of_work(admin) as session:
+        assert users.to_read(session, users.get(session, admin, member)).role == "reader"
+        assert users.list_users(session, admin)[1] == 3  # admin, lead, member: nobody was added
+
+
+def test_a_user_manager_cannot_change_or_deactivate_users_above_them(tenant):
+    """The target's current role must lie within the actor's own powers: permissions and record scope."""
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        rbac.create(
+            session,
+            admin,
+            RoleCreate(name="people_ops", record_scope="all", permissions=["users:read", "users:manage", "roles:read"]),
+        )
+        rbac.create(
+            session, admin, RoleCreate(name="team_hr", record_scope="team", permissions=["users:read", "users:manage"])
+        )
+        rbac.create(session, admin, RoleCreate(name="directory", record_scope="all", permissions=["users:read"]))
+    hr = tenant.actor(tenant.add_user("people_ops"))
+    team_hr = tenant.actor(tenant.add_user("team_hr"))
+    clerk = tenant.add_user("directory")
+    for change in (UserUpdate(role="read_only"), UserUpdate(is_active=False), UserUpdate(first_name="Demoted")):
+        with pytest.raises(PermissionDenied, match="change a user whose role has permissions you do not hold"):
+            with unit_of_work(hr) as session:
+                users.update(session, hr, tenant.admin_id, change)
+    with pytest.raises(PermissionDenied, match="deactivate a user whose role has"), unit_of_work(hr) as session:
+        users.deactivate(session, hr, tenant.admin_id)
+    # Same permissions as the clerk's role and more, but a narrower scope than the clerk's `all`.
+    with pytest.raises(PermissionDenied, match="record scope 'all'"), unit_of_work(team_hr) as session:
+        users.deactivate(session, team_hr, clerk)
+    with unit_of_work(admin) as session:
+        target = users.get(session, admin, tenant.admin_id)
+        assert (target.is_active, target.first_name, users.to_read(session, target).role) == (True, "Admin", "admin")
+        assert users.get(session, admin, clerk).is_active
+    with unit_of_work(hr) as session:  # below them it works
+        users.deactivate(session, hr, clerk)
+
+
+def test_the_last_admin_cannot_be_demoted_or_deactivated_by_anyone(tenant):
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        rbac.create(session, admin, RoleCreate(name="root", record_scope="all", permissions=list(ALL_PERMISSIONS)))
+    root = tenant.actor(tenant.add_user("root"))  # every power, yet not an admin
+    attempts = [
+        lambda session: users.update(session, root, tenant.admin_id, UserUpdate(role="root")),
+        lambda session: users.update(session, root, tenant.admin_id, UserUpdate(is_active=False)),
+        lambda session: users.deactivate(session, root, tenant.admin_id),
+    ]
+    for attempt in attempts:
+        with pytest.raises(Conflict, match="is the last admin; make someone else admin first"):
+            with unit_of_work(root) as session:
+                attempt(session)
+    with pytest.raises(Conflict, match="You are the last admin"), unit_of_work(admin) as session:
+        users.update(session, admin, tenant.admin_id, UserUpdate(role="root"))
+    with unit_of_work(admin) as session:
+        assert users.to_read(session, users.get(session, admin, tenant.admin_id)).role == "admin"
+
+    second = tenant.add_user("admin")  # with another active admin, either may step down
+    with unit_of_work(root) as session:
+        users.update(session, root, tenant.admin_id, UserUpdate(role="root"))
+    with pytest.raises(Conflict, match="is the last admin"), unit_of_work(root) as session:
+        users.deactivate(session, root, second)
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(tenant):
+    """The last-admin check is serialised per tenant: the second demotion waits for the first and is refused."""
+    first, second = tenant.admin, tenant.actor(tenant.add_user("admin"))
+    outcome: dict[str, object] = {}
+
+    def demote_first() -> None:
+        try:
+            with unit_of_work(second) as session:
+                users.update(session, second, first.user_id, UserUpdate(role="manager"))
+            outcome["result"] = "demoted"
+        except Exception as exc:  # noqa: BLE001 - reported to the main thread
+            outcome["result"] = exc
+
+    with unit_of_work(first) as session:
+        users.update(session, first, second.user_id, UserUpdate(role="manager"))
+        thread = threading.Thread(target=demote_first)
+        thread.start()
+        _wait_for_lock_waiter()
+    thread.join(timeout=30)
+    assert isinstance(outcome["result"], Conflict), outcome
+    with unit_of_work(first) as session:
+        assert users.to_read(session, users.get(session, first, first.user_id)).role == "admin"
+        assert users.to_read(session, users.get(session, first, second.user_id)).role == "manager"
+
+
+def _wait_for_lock_waiter(timeout: float = 10.0) -> None:
+    """Until some backend of this database waits on a lock (the second transaction reached the tenant lock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with owner_engine().connect() as conn:  # a new transaction each time: activity stats are snapshots
+            waiting = conn.execute(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                    " AND datname = current_database()"
+                )
+            ).scalar_one()
+        if waiting:
+            return
+        time.sleep(0.05)
+    raise AssertionError("the second transaction never waited for the tenant lock")

@@ -33,7 +33,8 @@ from core.models import (
     tenant_tables,
 )
 from core.users import service as users
-from core.users.schemas import TeamCreate, UserCreate
+from core.users.schemas import TeamCreate, UserCreate, UserUpdate
+from tests.core.conftest import owner_execute
 from tests.factories import PASSWORD, TenantWorld
 
 
@@ -168,6 +169,83 @@ def test_every_tenant_table_has_row_level_security_enabled_forced_and_a_policy()
         assert found[table].relrowsecurity, f"{table}: RLS not enabled"
         assert found[table].relforcerowsecurity, f"{table}: RLS not forced"
         assert found[table].policies >= 1, f"{table}: no policy"
+
+
+def test_every_policy_of_every_tenant_table_compares_the_tenant_column_with_cf_current_tenant():
+    """A policy that exists but tests something else (or a second permissive policy such as `USING (true)`,
+    OR-ed with the first) would open the table: every policy must pin the row to the transaction's tenant,
+    for reading (qual) and for writing (with_check)."""
+    tables = tenant_tables()
+    with owner_engine().connect() as conn:
+        policies = conn.execute(
+            text(
+                "SELECT tablename, policyname, permissive, roles, cmd, qual, with_check FROM pg_policies"
+                " WHERE schemaname = 'public' AND tablename = ANY(:t)"
+            ),
+            {"t": tables},
+        ).all()
+    by_table: dict[str, list] = {}
+    for policy in policies:
+        by_table.setdefault(policy.tablename, []).append(policy)
+    assert set(by_table) == set(tables)
+    for table, found in by_table.items():
+        expected = f"({_tenant_column(table)} = cf_current_tenant())"
+        for policy in found:
+            where = f"{table}.{policy.policyname}"
+            assert policy.cmd == "ALL" and policy.roles == ["public"], where
+            assert policy.qual == expected, f"{where}: USING {policy.qual}"
+            assert policy.with_check == expected, f"{where}: WITH CHECK {policy.with_check}"
+
+
+def _can_execute(role: str, signature: str) -> bool:
+    with owner_engine().connect() as conn:
+        return conn.execute(
+            text("SELECT has_function_privilege(:r, CAST(:f AS regprocedure), 'EXECUTE')"), {"r": role, "f": signature}
+        ).scalar_one()
+
+
+def test_only_the_app_role_executes_our_functions_and_only_those_it_needs():
+    """PUBLIC may execute none of the schema's functions (definer lookups included); the app role only those
+    that RLS, triggers, logins and the queue call; functions created later are not executable by default."""
+    with owner_engine().connect() as conn:
+        functions = conn.execute(
+            text(
+                "SELECT p.oid::regprocedure::text AS signature, p.proname AS name FROM pg_proc p"
+                " JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'"
+            )
+        ).all()
+        public_grants = (
+            conn.execute(
+                text(
+                    "SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace,"
+                    " aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a"
+                    " WHERE n.nspname = 'public' AND a.grantee = 0 AND a.privilege_type = 'EXECUTE'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert public_grants == []
+    names = {f.name for f in functions}
+    assert {
+        "cf_actor",
+        "cf_tenant_by_slug",
+        "cf_current_tenant",
+        "cf_audit_insert",
+        "procrastinate_fetch_job_v2",
+    } <= names
+    for fn in functions:
+        assert _can_execute(APP_DB_ROLE, fn.signature), fn.signature
+
+    owner_execute("CREATE FUNCTION cf_probe_later() RETURNS int LANGUAGE sql AS 'SELECT 1'")
+    try:
+        assert not _can_execute(APP_DB_ROLE, "cf_probe_later()")
+        assert not _can_execute("public", "cf_probe_later()")
+        with pytest.raises(DBAPIError, match="permission denied for function cf_probe_later"):
+            with app_engine().connect() as conn:
+                conn.execute(text("SELECT cf_probe_later()"))
+    finally:
+        owner_execute("DROP FUNCTION cf_probe_later()")
 
 
 def test_app_role_is_not_superuser_owns_nothing_and_cannot_bypass_rls():
@@ -318,3 +396,23 @@ def test_plan_limit_refuses_a_user_beyond_the_plan_and_deactivation_frees_a_seat
         assert user.is_active
     with pytest.raises(PlanLimitReached), unit_of_work(admin) as session:
         users.create(session, admin, new_user(f"fourth@{world.slug}.example.com"))
+
+
+def test_reactivating_a_user_takes_a_seat_like_creating_one(make_tenant):
+    world = make_tenant(plan="starter", max_users=2)
+    rep = world.add_user("rep")
+    admin = world.admin
+    with unit_of_work(admin) as session:
+        users.update(session, admin, rep, UserUpdate(is_active=False))
+    with unit_of_work(admin) as session:  # the freed seat goes to someone else
+        users.create(
+            session,
+            admin,
+            UserCreate(email=f"new@{world.slug}.example.com", first_name="N", last_name="U", password=PASSWORD),
+        )
+    with pytest.raises(PlanLimitReached, match="starter plan allows 2 active users"), unit_of_work(admin) as session:
+        users.update(session, admin, rep, UserUpdate(is_active=True))
+    with unit_of_work(admin) as session:
+        assert users.list_users(session, admin, include_inactive=False)[1] == 2
+        assert users.get(session, admin, rep).is_active is False
+        users.update(session, admin, rep, UserUpdate(first_name="Still", is_active=False))  # no seat needed

@@ -1,0 +1,1 @@
+"""Likely duplicate contacts and accounts, and reversible merges."""

@@ -1,0 +1,240 @@
+"""Search across contacts, accounts, deals and notes, ranked and permission-filtered.
+
+Candidates come from SQL, always bounded: the stored `search` tsvectors (GIN, 'simple' configuration, every
+word a prefix) ranked with `ts_rank`, and, for typo tolerance without pg_trgm (PostgreSQL 15+ with no
+extensions), contacts and accounts whose names share the first three letters of a query word, or the first two
+with a length within one (btree indexes on `(tenant_id, name)`). rapidfuzz then re-ranks the union in
+Python. A misspelling within the first two letters of every word is not found: the price of indexed candidates.
+
+Performance note: `@@` (ts_match_vq) is not leakproof, so under row-level security PostgreSQL cannot use the
+GIN index for it and scans the tenant's rows (about 30-60 ms per 100k contacts). Marking it LEAKPROOF needs a
+superuser; the name candidates use leakproof range comparisons and do use their indexes.
+
+Each type is searched only when the actor may read it, through `actor.readable` (tenant and record scope);
+notes only when their parent record is readable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rapidfuzz import fuzz, utils
+from sqlalchemy import ColumnElement, and_, func, literal, or_
+from sqlalchemy.orm import Session
+
+from core.accounts.models import Account
+from core.actor import Actor
+from core.contacts.models import Contact
+from core.deals.models import Deal
+from core.errors import PermissionDenied, ValidationFailed
+from core.notes.models import Note
+from core.search.schemas import MAX_LIMIT, MAX_QUERY_LENGTH, SEARCH_TYPES, SearchHit
+
+FULLTEXT_CANDIDATES = 50
+FUZZY_CANDIDATES = 200
+FUZZY_MIN_SCORE = 75.0
+MAX_FUZZY_WORDS = 3
+_WORD = re.compile(r"[\w@.+-]+")
+
+
+@dataclass
+class _Candidate:
+    type: str
+    id: Any
+    title: str
+    subtitle: str | None
+    rank: float | None = None
+    matched: set[str] = field(default_factory=set)
+    names: tuple[str, ...] = ()
+
+
+def parse_types(raw: str | Sequence[str] | None) -> list[str]:
+    """`contacts,deals` (or a list) into known types, in the given order; unknown names are a 400 naming them."""
+    if raw is None:
+        return list(SEARCH_TYPES)
+    items = raw.split(",") if isinstance(raw, str) else [t for part in raw for t in part.split(",")]
+    wanted = list(dict.fromkeys(t.strip() for t in items if t.strip()))
+    unknown = [t for t in wanted if t not in SEARCH_TYPES]
+    if unknown or not wanted:
+        raise ValidationFailed(
+            f"Unknown search type: {', '.join(unknown) or '(none)'}; use any of {', '.join(SEARCH_TYPES)}",
+            details=[{"field": "types", "message": "unknown type", "value": t[:50]} for t in unknown]
+            or [{"field": "types", "message": "name at least one type"}],
+        )
+    return wanted
+
+
+def _words(q: str) -> list[str]:
+    return [w for w in _WORD.findall(q.lower()) if re.search(r"[^\W_]", w)]
+
+
+def _tsquery(words: list[str]) -> Any:
+    terms = " & ".join(f"'{w}':*" for w in words)
+    return func.to_tsquery("simple", terms)
+
+
+def prefix_condition(column: Any, start: str) -> ColumnElement[bool]:
+    """`column` starts with `start` in lower, Capitalised or UPPER case: ranges on a `(tenant_id, column)` index.
+
+    Plain columns and range comparisons only: under row-level security PostgreSQL uses an index only for
+    leakproof conditions, and neither LIKE nor lower() is leakproof."""
+    ranges = []
+    for variant in dict.fromkeys((start.lower(), start.capitalize(), start.upper())):
+        end = variant[:-1] + chr(ord(variant[-1]) + 1)
+        ranges.append(and_(column >= variant, column < end))
+    return or_(*ranges)
+
+
+def _fulltext(session: Session, statement: Any, search_column: Any, words: list[str]) -> list[Any]:
+    tsq = _tsquery(words)
+    rank = func.ts_rank(search_column, tsq).label("rank")
+    ranked = statement.add_columns(rank).where(search_column.op("@@")(tsq)).order_by(rank.desc())
+    return list(session.execute(ranked.limit(FULLTEXT_CANDIDATES)))
+
+
+def _fuzzy(session: Session, statement: Any, columns: list[Any], words: list[str]) -> list[Any]:
+    """Names sharing the first three letters of a query word, closest in length first; and names sharing
+    the first two letters whose length differs by at most one (a typo in the third letter)."""
+    long_words = [w for w in words if len(w) >= 3][:MAX_FUZZY_WORDS]
+    if not long_words:
+        return []
+    closeness = func.least(
+        *[func.abs(func.length(column) - len(w)) for column in columns for w in long_words], literal(1000)
+    )
+    rows: list[Any] = []
+    for size in (3, 2):
+        candidates = statement.where(
+            or_(*[prefix_condition(column, w[:size]) for column in columns for w in long_words])
+        )
+        if size == 2:
+            candidates = candidates.where(closeness <= 1)
+        rows.extend(session.execute(candidates.order_by(closeness).limit(FUZZY_CANDIDATES // 2)))
+    return rows
+
+
+def _contacts(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
+    base = actor.readable(Contact).with_only_columns(
+        Contact.id, Contact.first_name, Contact.last_name, Contact.email, Contact.company
+    )
+    for row, how in [(r, "fulltext") for r in _fulltext(session, base, Contact.search, words)] + [
+        (r, "fuzzy") for r in _fuzzy(session, base, [Contact.last_name, Contact.first_name], words)
+    ]:
+        key = ("contacts", row.id)
+        hit = found.setdefault(
+            key,
+            _Candidate(
+                "contacts",
+                row.id,
+                f"{row.first_name} {row.last_name}",
+                row.email or row.company,
+                names=(row.first_name, row.last_name),
+            ),
+        )
+        hit.matched.add(how)
+        if how == "fulltext":
+            hit.rank = float(row.rank)
+
+
+def _accounts(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
+    base = actor.readable(Account).with_only_columns(Account.id, Account.name, Account.domain)
+    for row, how in [(r, "fulltext") for r in _fulltext(session, base, Account.search, words)] + [
+        (r, "fuzzy") for r in _fuzzy(session, base, [Account.name], words)
+    ]:
+        hit = found.setdefault(("accounts", row.id), _Candidate("accounts", row.id, row.name, row.domain))
+        hit.matched.add(how)
+        if how == "fulltext":
+            hit.rank = float(row.rank)
+
+
+def _deals(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
+    base = actor.readable(Deal).with_only_columns(Deal.id, Deal.name, Deal.amount, Deal.currency)
+    for row in _fulltext(session, base, Deal.search, words):
+        subtitle = f"{row.amount} {row.currency}" if row.amount is not None else None
+        hit = found.setdefault(("deals", row.id), _Candidate("deals", row.id, row.name, subtitle))
+        hit.matched.add("fulltext")
+        hit.rank = float(row.rank)
+
+
+def _notes(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
+    parents = []
+    for entity_type, model in (("contacts", Contact), ("accounts", Account), ("deals", Deal)):
+        if actor.can(entity_type, "read"):
+            visible = actor.readable(model).with_only_columns(literal(1)).where(model.id == Note.entity_id)
+            parents.append(and_(Note.entity_type == entity_type, visible.exists()))
+    if not parents:
+        return
+    base = actor.readable(Note).with_only_columns(Note.id, Note.body, Note.entity_type).where(or_(*parents))
+    for row in _fulltext(session, base, Note.search, words):
+        title = " ".join(row.body.split())
+        title = title if len(title) <= 80 else title[:79] + "…"
+        hit = found.setdefault(("notes", row.id), _Candidate("notes", row.id, title, f"Note on {row.entity_type}"))
+        hit.matched.add("fulltext")
+        hit.rank = float(row.rank)
+
+
+_SEARCHERS = {"contacts": _contacts, "accounts": _accounts, "deals": _deals, "notes": _notes}
+
+
+def _score(query: str, hit: _Candidate) -> float:
+    """Similarity of the title (or of a contact's first or last name) to the query (0-1), plus a bonus for a
+    full-text match and its rank."""
+    ratios = [fuzz.WRatio(query, hit.title, processor=utils.default_process)]
+    ratios += [fuzz.ratio(query, name, processor=utils.default_process) for name in hit.names]
+    similarity = max(ratios) / 100
+    score = similarity
+    if "fulltext" in hit.matched:
+        score += 0.5 + min(hit.rank or 0.0, 0.5)
+    return round(score, 4)
+
+
+def search(
+    session: Session, actor: Actor, q: str, *, types: Sequence[str] | None = None, limit: int = 20
+) -> list[SearchHit]:
+    """The best `limit` hits for `q` among the types asked for (all by default) that the actor may read.
+
+    Raises `ValidationFailed` for an empty or over-long query, an unknown type or a bad limit, and
+    `PermissionDenied` when the actor may read none of the types asked for.
+    """
+    query = (q or "").strip()
+    if not 1 <= len(query) <= MAX_QUERY_LENGTH:
+        raise ValidationFailed(
+            f"q must be 1 to {MAX_QUERY_LENGTH} characters",
+            details=[{"field": "q", "message": f"1 to {MAX_QUERY_LENGTH} characters"}],
+        )
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}", details=[{"field": "limit", "message": f"1 to {MAX_LIMIT}"}]
+        )
+    wanted = parse_types(list(types) if types is not None else None)
+    allowed = [t for t in wanted if actor.can(t, "read")]
+    if not allowed:
+        raise PermissionDenied(
+            f"Permission denied: read on {wanted[0]}", details={"required": f"{wanted[0]}:read", "role": actor.role}
+        )
+    words = _words(query)
+    if not words:
+        return []
+    found: dict[tuple[str, Any], _Candidate] = {}
+    for entity_type in allowed:
+        _SEARCHERS[entity_type](session, actor, words, found)
+    scored = []
+    for hit in found.values():
+        score = _score(query, hit)
+        if hit.matched == {"fuzzy"} and score * 100 < FUZZY_MIN_SCORE:
+            continue
+        scored.append((score, hit))
+    scored.sort(key=lambda pair: (-pair[0], pair[1].title.lower(), str(pair[1].id)))
+    return [
+        SearchHit(
+            type=hit.type,  # type: ignore[arg-type]
+            id=hit.id,
+            title=hit.title,
+            subtitle=hit.subtitle,
+            score=score,
+            matched=sorted(hit.matched),
+        )
+        for score, hit in scored[:limit]
+    ]

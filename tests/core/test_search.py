@@ -1,0 +1,140 @@
+"""Search on the real database: ranking, prefixes, typo tolerance, permission and tenant filtering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import pytest
+
+from core.accounts import service as accounts
+from core.accounts.schemas import AccountCreate
+from core.actor import Actor
+from core.contacts import service as contacts
+from core.contacts.schemas import ContactCreate
+from core.db import unit_of_work
+from core.deals import service as deals
+from core.deals.schemas import DealCreate
+from core.errors import PermissionDenied, ValidationFailed
+from core.notes import service as notes
+from core.notes.schemas import NoteCreate
+from core.search.service import search
+from tests.factories import TenantWorld, create_tenant
+
+
+@dataclass
+class World:
+    home: TenantWorld
+    away: TenantWorld
+    admin: Actor
+    rep: Actor
+    other_rep: Actor
+    ids: dict[str, UUID]
+
+
+@pytest.fixture(scope="module")
+def world() -> World:
+    home, away = create_tenant(), create_tenant()
+    admin = home.admin
+    rep = home.actor(home.add_user("rep"))
+    other_rep = home.actor(home.add_user("rep"))
+    ids: dict[str, UUID] = {}
+    with unit_of_work(admin) as session:
+
+        def contact(key: str, first: str, last: str, owner: Actor, **extra: object) -> None:
+            data = ContactCreate(first_name=first, last_name=last, owner_id=owner.user_id, **extra)
+            ids[key] = contacts.create(session, admin, data).id
+
+        contact("ada", "Ada", "Lovelace", rep, email="ada@engines.example")
+        contact("adam", "Adam", "Lovell", rep)
+        contact("grace", "Grace", "Hopper", other_rep)
+        ids["microsoft"] = accounts.create(
+            session, admin, AccountCreate(name="Microsoft Corporation", owner_id=rep.user_id)
+        ).id
+        ids["microtek"] = accounts.create(session, admin, AccountCreate(name="Microtek", owner_id=rep.user_id)).id
+        ids["deal"] = deals.create(
+            session, admin, DealCreate(name="Lovelace renewal", owner_id=rep.user_id, contact_id=ids["ada"])
+        ).id
+        ids["note"] = notes.create(
+            session, admin, "contacts", ids["ada"], NoteCreate(body="Discussed the analytical engine")
+        ).id
+        ids["hidden_note"] = notes.create(
+            session, admin, "contacts", ids["grace"], NoteCreate(body="Analytical compiler plans")
+        ).id
+    with unit_of_work(away.admin) as session:
+        contacts.create(session, away.admin, ContactCreate(first_name="Ada", last_name="Lovelace"))
+    return World(home, away, admin, rep, other_rep, ids)
+
+
+def _search(actor: Actor, q: str, **kwargs: object) -> list:
+    with unit_of_work(actor) as session:
+        return search(session, actor, q, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_misspelt_last_name_finds_the_contact(world):
+    hits = _search(world.admin, "Lovlace", types=["contacts"])
+    assert hits[0].id == world.ids["ada"]
+    assert hits[0].matched == ["fuzzy"] and hits[0].title == "Ada Lovelace"
+
+
+@pytest.mark.parametrize("q", ["Lovelcae", "Lobelace", "Lovleace", "lovelase"])
+def test_typos_after_the_first_letters_are_tolerated(world, q):
+    assert world.ids["ada"] in [h.id for h in _search(world.admin, q, types=["contacts"])][:2]
+
+
+def test_a_misspelt_company_name_finds_the_account_first(world):
+    hits = _search(world.admin, "Microsfot", types=["accounts"])
+    assert [h.id for h in hits][:1] == [world.ids["microsoft"]]
+
+
+def test_full_text_and_prefix_matches_rank_above_fuzzy_ones(world):
+    hits = _search(world.admin, "ada lov")
+    assert hits[0].id == world.ids["ada"] and "fulltext" in hits[0].matched
+    hits = _search(world.admin, "lovelace")
+    ranked = [h.id for h in hits]
+    assert set(ranked[:2]) == {world.ids["ada"], world.ids["deal"]}
+    fuzzy_only = [h for h in hits if h.matched == ["fuzzy"]]
+    assert all(h.score < hits[1].score for h in fuzzy_only)
+    hits = _search(world.admin, "Lovel", types=["contacts"])
+    assert {h.id for h in hits} >= {world.ids["ada"], world.ids["adam"]}
+    assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
+
+
+def test_notes_are_found_by_their_words_and_type_filter_applies(world):
+    hits = _search(world.admin, "analytical", types=["notes"])
+    assert {h.id for h in hits} == {world.ids["note"], world.ids["hidden_note"]}
+    assert all(h.type == "notes" for h in hits)
+    assert _search(world.admin, "analytical", types=["deals"]) == []
+
+
+def test_a_rep_sees_only_records_and_notes_they_may_read(world):
+    found = {h.id for h in _search(world.other_rep, "lovelace")} | {h.id for h in _search(world.other_rep, "Lovlace")}
+    assert world.ids["ada"] not in found and world.ids["deal"] not in found
+    assert {h.id for h in _search(world.rep, "analytical")} == {world.ids["note"]}
+    assert {h.id for h in _search(world.rep, "hopper")} == set()
+    assert {h.id for h in _search(world.other_rep, "hopper")} == {world.ids["grace"]}
+
+
+def test_another_tenant_never_sees_these_records(world):
+    ids = {h.id for h in _search(world.away.admin, "lovelace")}
+    assert len(ids) == 1 and not ids & set(world.ids.values())
+
+
+@pytest.mark.parametrize(
+    ("q", "kwargs"),
+    [("", {}), ("x" * 201, {}), ("ada", {"types": ["people"]}), ("ada", {"limit": 0}), ("ada", {"limit": 51})],
+)
+def test_bad_input_is_a_validation_error(world, q, kwargs):
+    with pytest.raises(ValidationFailed):
+        _search(world.admin, q, **kwargs)
+
+
+def test_punctuation_and_sql_looking_queries_are_harmless(world):
+    assert _search(world.admin, "'); DROP TABLE contacts;-- :* & |") is not None
+    assert _search(world.admin, "!!!") == []
+
+
+def test_an_actor_without_read_permissions_is_refused(world):
+    guest = Actor(tenant_id=world.home.tenant_id, user_id=world.home.admin_id, role="guest", scope="all")
+    with pytest.raises(PermissionDenied):
+        _search(guest, "ada")
