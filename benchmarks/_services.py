@@ -4,6 +4,7 @@ a fresh migrated database, and a uvicorn server as a real subprocess."""
 from __future__ import annotations
 
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -44,6 +45,8 @@ def services() -> Iterator[dict[str, str]]:
         "REDIS_URL": redis_url,
         "CLIENTFORGE_DATA_DIR": str(tmp / "data"),
         "CLIENTFORGE_ENV": "production",
+        # Production refuses generated secrets: a benchmark run brings its own, as a deployment would.
+        **{name: secrets.token_urlsafe(48) for name in ("JWT_SECRET", "FIELD_ENCRYPTION_KEY", "API_KEY_PEPPER")},
         "CLIENTFORGE_LOG_LEVEL": "WARNING",
     }
     os.environ.update(env)
