@@ -179,12 +179,12 @@ def path_kinds(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{")]
 
 
-def check_anonymous(client, method: str, path: str, body: dict[str, Any] | None) -> None:
+def assert_anonymous_is_401(client, method: str, path: str, body: dict[str, Any] | None) -> None:
     resp = client.request(method, fill(path, {}), json=fill_body(body, {"contact": new_id()}))
     assert_error(resp, 401, "UNAUTHENTICATED")
 
 
-def check_forbidden(client, worlds: RecordWorlds, method, path, body, permission, role) -> None:
+def assert_forbidden_is_403(client, worlds: RecordWorlds, method, path, body, permission, role) -> None:
     before = counts(worlds.home)
     resp = client.request(
         method, fill(path, worlds.ids), headers=worlds.headers[role], json=fill_body(body, worlds.ids)
@@ -194,7 +194,7 @@ def check_forbidden(client, worlds: RecordWorlds, method, path, body, permission
     assert counts(worlds.home) == before
 
 
-def check_other_tenant(client, worlds: RecordWorlds, method, path, body) -> None:
+def assert_other_tenant_is_404(client, worlds: RecordWorlds, method, path, body) -> None:
     kinds = path_kinds(path)
     before = {k: snapshot(k, worlds.away_ids[k]) for k in kinds}
     resp = client.request(

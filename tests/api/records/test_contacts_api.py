@@ -7,7 +7,12 @@ import secrets
 import pytest
 
 from tests.api.conftest import API, assert_error, assert_paginated, assert_success, owner_count
-from tests.api.records.conftest import check_anonymous, check_forbidden, check_other_tenant, snapshot
+from tests.api.records.conftest import (
+    assert_anonymous_is_401,
+    assert_forbidden_is_403,
+    assert_other_tenant_is_404,
+    snapshot,
+)
 
 PERSON = {"firstName": "Ada", "lastName": "Probe"}
 ENDPOINTS = [
@@ -31,19 +36,19 @@ def _ids(endpoints):
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_anonymous_is_401(client, method, path, body, permission, role):
-    check_anonymous(client, method, path, body)
+    assert_anonymous_is_401(client, method, path, body)
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_role_without_the_permission_is_403(client, rworlds, method, path, body, permission, role):
     before = (owner_count("contacts", rworlds.home.tenant_id), snapshot("contact", rworlds.ids["contact"]))
-    check_forbidden(client, rworlds, method, path, body, permission, role)
+    assert_forbidden_is_403(client, rworlds, method, path, body, permission, role)
     assert (owner_count("contacts", rworlds.home.tenant_id), snapshot("contact", rworlds.ids["contact"])) == before
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", WITH_ID, ids=_ids(WITH_ID))
 def test_other_tenants_contacts_are_404(client, rworlds, method, path, body, permission, role):
-    check_other_tenant(client, rworlds, method, path, body)
+    assert_other_tenant_is_404(client, rworlds, method, path, body)
 
 
 def _create(client, headers, **fields):

@@ -17,7 +17,12 @@ from core.custom_fields.schemas import CustomFieldCreate
 from core.db import owner_engine, unit_of_work
 from core.ids import new_id
 from tests.api.conftest import API, assert_error, assert_paginated, assert_success, unique
-from tests.api.records.conftest import check_anonymous, check_forbidden, check_other_tenant, snapshot
+from tests.api.records.conftest import (
+    assert_anonymous_is_401,
+    assert_forbidden_is_403,
+    assert_other_tenant_is_404,
+    snapshot,
+)
 
 ENDPOINTS = [
     ("GET", "/deals", None, "deals:read", "guest"),
@@ -43,19 +48,19 @@ def _ids(endpoints):
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_anonymous_is_401(client, method, path, body, permission, role):
-    check_anonymous(client, method, path, body)
+    assert_anonymous_is_401(client, method, path, body)
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_role_without_the_permission_is_403(client, rworlds, method, path, body, permission, role):
     before = snapshot("deal", rworlds.ids["deal"])
-    check_forbidden(client, rworlds, method, path, body, permission, role)
+    assert_forbidden_is_403(client, rworlds, method, path, body, permission, role)
     assert snapshot("deal", rworlds.ids["deal"]) == before
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", WITH_ID, ids=_ids(WITH_ID))
 def test_other_tenants_deals_are_404(client, rworlds, method, path, body, permission, role):
-    check_other_tenant(client, rworlds, method, path, body)
+    assert_other_tenant_is_404(client, rworlds, method, path, body)
 
 
 # Helpers -----------------------------------------------------------------------------------------------

@@ -14,7 +14,13 @@ from core.ids import new_id
 from core.notes import service as notes
 from core.notes.schemas import NoteCreate
 from tests.api.conftest import API, assert_error, assert_success, owner_count
-from tests.api.records.conftest import add_account, add_contact, check_anonymous, check_forbidden, check_other_tenant
+from tests.api.records.conftest import (
+    add_account,
+    add_contact,
+    assert_anonymous_is_401,
+    assert_forbidden_is_403,
+    assert_other_tenant_is_404,
+)
 from tests.core.conftest import owner_rows
 
 ENDPOINTS = [
@@ -36,17 +42,17 @@ def _ids(endpoints):
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_anonymous_is_401(client, method, path, body, permission, role):
-    check_anonymous(client, method, path, body)
+    assert_anonymous_is_401(client, method, path, body)
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_role_without_the_permission_is_403(client, rworlds, method, path, body, permission, role):
-    check_forbidden(client, rworlds, method, path, body, permission, role)
+    assert_forbidden_is_403(client, rworlds, method, path, body, permission, role)
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", WITH_IDS, ids=_ids(WITH_IDS))
 def test_other_tenants_records_are_404(client, rworlds, method, path, body, permission, role):
-    check_other_tenant(client, rworlds, method, path, body)
+    assert_other_tenant_is_404(client, rworlds, method, path, body)
 
 
 def test_duplicates_list_is_not_taken_for_a_contact_id_and_shows_reasons(client, rworlds):

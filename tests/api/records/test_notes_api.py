@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.conftest import API, assert_error, assert_paginated, assert_success
-from tests.api.records.conftest import check_anonymous, check_forbidden, check_other_tenant
+from tests.api.records.conftest import assert_anonymous_is_401, assert_forbidden_is_403, assert_other_tenant_is_404
 
 NOTE = {"body": "Met at the conference"}
 ENDPOINTS = [
@@ -27,17 +27,17 @@ def _ids(endpoints):
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_anonymous_is_401(client, method, path, body, permission, role):
-    check_anonymous(client, method, path, body)
+    assert_anonymous_is_401(client, method, path, body)
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_role_without_the_permission_is_403(client, rworlds, method, path, body, permission, role):
-    check_forbidden(client, rworlds, method, path, body, permission, role)
+    assert_forbidden_is_403(client, rworlds, method, path, body, permission, role)
 
 
 @pytest.mark.parametrize("method, path, body, permission, role", ENDPOINTS, ids=_ids(ENDPOINTS))
 def test_other_tenants_records_are_404(client, rworlds, method, path, body, permission, role):
-    check_other_tenant(client, rworlds, method, path, body)
+    assert_other_tenant_is_404(client, rworlds, method, path, body)
 
 
 def _add(client, headers, parent: str, parent_id, **fields):
