@@ -225,9 +225,7 @@ def _apply(
     # Custom values first: their flush must not write the record ahead of its own (single) UPDATE below.
     custom_changed = False
     if custom is not None or not partial:
-        before = custom_fields.values_for(session, actor, ENTITY, [account.id])[account.id]
-        custom_fields.write_values(session, actor, ENTITY, account.id, custom, partial=partial)
-        custom_changed = custom_fields.values_for(session, actor, ENTITY, [account.id])[account.id] != before
+        custom_changed = custom_fields.write_values(session, actor, ENTITY, account.id, custom, partial=partial)
     changed = []
     for name, value in values.items():
         if getattr(account, name) != value:

@@ -224,9 +224,7 @@ def _apply(
     # Custom values first: their flush must not write the record ahead of its own (single) UPDATE below.
     custom_changed = False
     if custom is not None or not partial:
-        before = custom_fields.values_for(session, actor, ENTITY, [contact.id])[contact.id]
-        custom_fields.write_values(session, actor, ENTITY, contact.id, custom, partial=partial)
-        custom_changed = custom_fields.values_for(session, actor, ENTITY, [contact.id])[contact.id] != before
+        custom_changed = custom_fields.write_values(session, actor, ENTITY, contact.id, custom, partial=partial)
     changed = []
     for name, value in values.items():
         if getattr(contact, name) != value:

@@ -261,8 +261,9 @@ def write_values(
     values: Mapping[str, Any] | None,
     *,
     partial: bool,
-) -> None:
-    """Validate and store a record's custom field values (the `customFields` object of a write).
+) -> bool:
+    """Validate and store a record's custom field values (the `customFields` object of a write); returns
+    whether any stored value changed (the record's version moves with its custom fields).
 
     `partial=True` (PATCH) changes only the fields given; `partial=False` (create, PUT) replaces the set:
     fields not given are cleared, and required fields must be given and non-empty. `None` (or "", or [])
@@ -297,7 +298,7 @@ def write_values(
         names = ", ".join(p["field"] for p in problems)
         raise ValidationFailed(f"Invalid custom field values: {names}", details=problems)
     if not wanted:
-        return
+        return False
 
     existing = {
         row.custom_field_id: row
@@ -309,12 +310,15 @@ def write_values(
             )
         )
     }
+    changed = False
     for field_id, (field, value) in wanted.items():
         row = existing.get(field_id)
         if value is None:
             if row is not None:
                 session.delete(row)
+                changed = True
             continue
+        before = _json_value(field.field_type, row) if row is not None else None
         if row is None:
             row = CustomFieldValue(
                 id=new_id(),
@@ -325,7 +329,9 @@ def write_values(
             )
             session.add(row)
         _store(row, field, value)
+        changed = changed or _json_value(field.field_type, row) != before
     session.flush()
+    return changed
 
 
 def delete_values(session: Session, actor: Actor, entity_type: str, entity_id: UUID) -> None:

@@ -615,9 +615,7 @@ def _apply(session: Session, actor: Actor, deal: Deal, fields: dict[str, Any], *
             fields["probability"] = current.probability if current is not None else deal.probability
     changed: list[str] = []
     if cf_values is not None or not partial:  # custom values first: writing them flushes the session
-        before_cf = custom_fields.values_for(session, actor, ENTITY, [deal.id])[deal.id]
-        custom_fields.write_values(session, actor, ENTITY, deal.id, cf_values or {}, partial=partial)
-        if custom_fields.values_for(session, actor, ENTITY, [deal.id])[deal.id] != before_cf:
+        if custom_fields.write_values(session, actor, ENTITY, deal.id, cf_values or {}, partial=partial):
             changed.append("custom_fields")
     with session.no_autoflush:  # one UPDATE (one version step) for the whole change
         probability = fields.pop("probability", None)
