@@ -112,18 +112,23 @@ Website = Annotated[str, StringConstraints(max_length=255), _NoNul, AfterValidat
 Revenue = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2)]
 
 
-class _AccountFields(Schema):
+class AddressFields(Schema):
+    """The postal address columns that accounts and contacts share (records' AddressMixin)."""
+
+    address_street: Str255 | None = None
+    address_city: Str100 | None = None
+    address_state: Str100 | None = None
+    address_postal_code: Str20 | None = None
+    address_country: Str100 | None = None
+
+
+class _AccountFields(AddressFields):
     website: Website | None = None
     industry: Str100 | None = None
     company_size: Str50 | None = Field(None, description="e.g. 1-10, 11-50, 51-200, 201-500, 500+")
     annual_revenue: Revenue | None = None
     phone: Str50 | None = None
     email: Email | None = None
-    address_street: Str255 | None = None
-    address_city: Str100 | None = None
-    address_state: Str100 | None = None
-    address_postal_code: Str20 | None = None
-    address_country: Str100 | None = None
     description: LongText | None = None
     parent_id: UUID | None = Field(None, description="The parent account (hierarchies); no cycles.")
     custom_fields: CustomValues = None

@@ -15,13 +15,13 @@ from pydantic import Field, StringConstraints, field_validator
 
 from core.accounts.schemas import (
     AccountRead,
+    AddressFields,
     CustomValues,
     Email,
     LongText,
     Name100,
     Name255,
     Revenue,
-    Str20,
     Str50,
     Str100,
     Str255,
@@ -38,7 +38,7 @@ assert set(get_args(LeadStatus)) == set(LEAD_STATUSES) and set(get_args(Lifecycl
 LeadScore = Annotated[int, Field(ge=0, le=100, description="0-100")]
 
 
-class _ContactFields(Schema):
+class _ContactFields(AddressFields):
     email: Email | None = None
     phone: Str50 | None = None
     mobile: Str50 | None = None
@@ -46,11 +46,6 @@ class _ContactFields(Schema):
     department: Str100 | None = None
     company: Str255 | None = Field(None, description="The lead's company as given, before an account exists.")
     lead_source: Str100 | None = None
-    address_street: Str255 | None = None
-    address_city: Str100 | None = None
-    address_state: Str100 | None = None
-    address_postal_code: Str20 | None = None
-    address_country: Str100 | None = None
     social_linkedin: Str255 | None = None
     social_twitter: Str255 | None = None
     social_facebook: Str255 | None = None
