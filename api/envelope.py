@@ -87,7 +87,9 @@ def error_body(code: str, message: str, details: Any = None) -> dict[str, Any]:
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI declarations of the error envelope for a route."""
+    """OpenAPI declarations of the error envelope for a route. What every route shares is declared once for all
+    of them in api/main.py: 400 where input is validated, 401 where authentication applies, 413 with a body,
+    409 (Idempotency-Key) on POST, 429 under /api/v1."""
     descriptions = {
         400: "Invalid input",
         401: "Not authenticated",

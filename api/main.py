@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import anyio
 import swagger_ui
@@ -29,6 +30,7 @@ from api.routers import (
     deals,
     duplicates,
     health,
+    imports,
     jobs,
     notes,
     pipelines,
@@ -77,7 +79,7 @@ def create_app() -> FastAPI:
     v1 = APIRouter(prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])
     records = (accounts, contacts, pipelines, deals, activities, tasks, notes, custom_fields, webhooks)
     # search and duplicates before contacts/accounts: `/contacts/{contact_id}` would claim /contacts/duplicates
-    for module in (auth, users, roles, api_keys, jobs, admin, search, duplicates, *records):
+    for module in (auth, users, roles, api_keys, jobs, imports, admin, search, duplicates, *records):
         v1.include_router(module.router)
     v1.include_router(users.teams_router)
     app.include_router(health.router)
@@ -113,7 +115,81 @@ def create_app() -> FastAPI:
     )
     app.add_middleware(IdempotencyMiddleware)  # inside PlatformMiddleware: request ids, body limit, metrics
     app.add_middleware(PlatformMiddleware)
+    app.openapi = _openapi_with_common_responses(app)  # type: ignore[method-assign]
     return app
+
+
+def _error(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _header(description: str, *, required: bool = False) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": "integer"}}
+
+
+RATE_LIMITED = _error(
+    "Rate limited: per address, per tenant plan, or failed logins",
+    {
+        "Retry-After": _header("Seconds until a retry can succeed", required=True),
+        "X-RateLimit-Limit": _header("Requests allowed in the window", required=True),
+        "X-RateLimit-Remaining": _header("Requests left in the window (0)", required=True),
+        "X-RateLimit-Reset": _header("When the window ends (Unix time)"),
+    },
+)
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Makes a retried POST safe: the same key returns the first (successful) response and does "
+    "nothing again; the same key on a different request is a 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x21-\\x7e]+$"},
+}
+
+
+def _declare_common_responses(schema: dict[str, Any]) -> dict[str, Any]:
+    """What every route shares, declared once for all of them instead of per route: the error envelope on 400
+    (FastAPI declares its own 422 shape, which this API never sends: the handler in api/errors.py answers 400),
+    401 where authentication applies, 413 where a body is read (the platform middleware's limit), 429 with its
+    headers under /api/v1 (every route counts against the per-address limit), and `Idempotency-Key` on every
+    POST under /api/v1 (api/idempotency.py: 400 for a malformed key, 409 for a reused one)."""
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            responses = operation.setdefault("responses", {})
+            validated = responses.pop("422", None) is not None
+            if method == "post" and path.startswith(API_PREFIX):
+                operation.setdefault("parameters", []).append(IDEMPOTENCY_KEY)
+                responses.setdefault("409", _error("Conflict (also: an Idempotency-Key reused or still in use)"))
+                validated = True
+            if validated:
+                responses.setdefault("400", _error("Invalid input: `error.details` names each field"))
+            if operation.get("security"):
+                responses.setdefault("401", _error("Not authenticated"))
+            if "requestBody" in operation:
+                responses.setdefault("413", _error("Body too large"))
+            if path.startswith(API_PREFIX):
+                responses["429"] = RATE_LIMITED
+    schemas = schema.get("components", {}).get("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return schema
+
+
+def _openapi_with_common_responses(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _declare_common_responses(generate())
+        return app.openapi_schema
+
+    return openapi
 
 
 app = create_app()

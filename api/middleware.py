@@ -29,12 +29,23 @@ DOCS_CSP = (
 )
 
 
+# Uploads to these routes may be as large as `import_max_bytes` (plus the multipart envelope around the file).
+UPLOAD_PATHS = ("/api/v1/imports",)
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
 class BodyTooLarge(HTTPException):
     """A body read past the limit. An HTTPException so that FastAPI's body parsing re-raises it (it turns any
     other error into a 400) and the app's handler answers 413 in the envelope."""
 
-    def __init__(self, limit: int) -> None:
-        super().__init__(413, f"Request body exceeds the limit of {limit} bytes; send less per request")
+    def __init__(self, limit: int, *, upload: bool = False) -> None:
+        if upload:
+            file_limit = limit - MULTIPART_ALLOWANCE
+            megabytes = f" ({file_limit / 1048576:.0f} MB)" if file_limit >= 1048576 else ""
+            message = f"The file exceeds the import limit of {file_limit:,} bytes{megabytes}; split it into parts"
+        else:
+            message = f"Request body exceeds the limit of {limit} bytes; send less per request"
+        super().__init__(413, message)
 
 
 def _ip(client: Any) -> str | None:
@@ -87,10 +98,12 @@ class PlatformMiddleware:
                 message["headers"] = [*message.get("headers", []), *extra]
             await send(message)
 
+        upload = scope["method"] == "POST" and path.startswith(UPLOAD_PATHS)
+        max_body = get_settings().import_max_bytes + MULTIPART_ALLOWANCE if upload else self.max_body
         try:
             declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body:
-                await self._too_large(send_wrapper)
+            if declared is not None and declared.isdigit() and int(declared) > max_body:
+                await self._too_large(send_wrapper, max_body, upload)
                 return
             received = 0
 
@@ -99,14 +112,14 @@ class PlatformMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body:
-                        raise BodyTooLarge(self.max_body)
+                    if received > max_body:
+                        raise BodyTooLarge(max_body, upload=upload)
                 return message
 
             try:
                 await self.app(scope, receive_limited, send_wrapper)
             except BodyTooLarge:
-                await self._too_large(send_wrapper)
+                await self._too_large(send_wrapper, max_body, upload)
             except Exception:
                 # Answer here, while the request id is known and the headers apply; the app's handler in
                 # Starlette's outermost middleware still logs it and sees the response already started.
@@ -134,8 +147,8 @@ class PlatformMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
             reset_context(token)
 
-    async def _too_large(self, send: Any) -> None:
-        await self._send_error(send, 413, "PAYLOAD_TOO_LARGE", BodyTooLarge(self.max_body).detail)
+    async def _too_large(self, send: Any, limit: int, upload: bool) -> None:
+        await self._send_error(send, 413, "PAYLOAD_TOO_LARGE", BodyTooLarge(limit, upload=upload).detail)
 
     async def _send_error(self, send: Any, status: int, code: str, message: str) -> None:
         body = json.dumps(error_body(code, message)).encode()

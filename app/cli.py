@@ -1,5 +1,5 @@
 """The `clientforge` command: run everything (`up`), or one part (`api`, `ui`, `worker`), and operate it
-(`migrate`, `status`, `tenant create`, `user create`).
+(`migrate`, `status`, `tenant create`, `user create`, `seed`).
 
 Every expected failure is one line on stderr that says what to do, with exit status 1; no traceback.
 """
@@ -7,13 +7,15 @@ Every expected failure is one line on stderr that says what to do, with exit sta
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
-from app.console import password_box
+from app.console import credentials_box, password_box
 from app.runtime import (
     CliError,
     database_error,
@@ -23,6 +25,9 @@ from app.runtime import (
     redis_error,
     services_for_command,
 )
+
+if TYPE_CHECKING:
+    from core.demo.service import SeedResult
 
 
 def _validation_message(exc: Any) -> str:
@@ -114,6 +119,12 @@ def _require_schema_current() -> None:
         )
 
 
+class ScaleName(StrEnum):
+    small = "small"
+    medium = "medium"
+    large = "large"
+
+
 # up / api / ui / worker --------------------------------------------------------------------------------
 
 
@@ -130,12 +141,24 @@ def up(
         str | None,
         typer.Option("--admin-email", help="First admin's email on an empty database [default: admin@example.com]"),
     ] = None,
+    demo_scale: Annotated[
+        ScaleName, typer.Option("--demo-scale", help="Size of the demo workspace loaded on first run.")
+    ] = ScaleName.medium,
 ) -> None:
-    """Run everything: PostgreSQL and Redis (embedded unless configured), migrations, API, UI and worker."""
+    """Run everything: PostgreSQL and Redis (embedded unless configured), migrations, API, UI and worker.
+
+    On a first run it also creates the workspace `default` and (unless --no-demo) the demo workspace `acme-demo`."""
     from app.supervisor import run
 
     raise typer.Exit(
-        run(api_port=api_port, ui_port=ui_port, data_dir=data_dir, admin_email=admin_email, demo=not no_demo)
+        run(
+            api_port=api_port,
+            ui_port=ui_port,
+            data_dir=data_dir,
+            admin_email=admin_email,
+            demo=not no_demo,
+            demo_scale=demo_scale.value,
+        )
     )
 
 
@@ -328,6 +351,99 @@ def user_create(
     typer.echo(summary)
     if generated:
         typer.echo(password_box(workspace=tenant, email=user_email, password=generated, what="User sign-in"))
+
+
+# seed --------------------------------------------------------------------------------------------------
+
+
+@cli.command()
+def seed(
+    tenant: Annotated[str, typer.Option("--tenant", help="Workspace slug; created when missing.")] = "acme-demo",
+    scale: Annotated[
+        ScaleName,
+        typer.Option("--scale", help="small ~500 contacts, medium ~15,000, large ~1,000,000."),
+    ] = ScaleName.medium,
+    seed_number: Annotated[int, typer.Option("--seed", help="The same seed gives the same data.")] = 42,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Last day of the history (default: today, UTC)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Workspace name when created (default: Acme Demo).")
+    ] = None,
+    replace: Annotated[
+        bool,
+        typer.Option("--replace", help="Rebuild the records of a demo workspace an earlier seed made (users stay)."),
+    ] = False,
+    password: Annotated[
+        str | None, typer.Option("--password", help="Every demo user's password (default: generated, printed once).")
+    ] = None,
+) -> None:
+    """Fill a workspace with three years of generated sales history whose patterns are known.
+
+    What was planted goes to DATA_DIR/demo/SLUG.truth.json. A workspace that already has records is refused."""
+    with services_for_command(database=True, redis=True):
+        _require_schema_current()
+        result = run_seed(
+            slug=tenant,
+            scale=scale.value,
+            seed=seed_number,
+            as_of=as_of.date() if as_of else None,
+            name=name,
+            replace=replace,
+            password=password,
+        )
+    typer.echo(seed_summary(result))
+    if result.password:
+        typer.echo(demo_credentials(result))
+
+
+def run_seed(**options: Any) -> SeedResult:
+    """`core.demo.service.seed` with a progress bar on a terminal (nothing on a pipe or in a log)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from core.demo import service as demo
+
+    console = Console(stderr=True)
+    labels = {
+        "users": "Users, teams and fields",
+        "accounts": "Accounts",
+        "contacts": "Contacts and their deals, activities, tasks, notes",
+        "finishing": "Finishing",
+    }
+    columns = (TextColumn("{task.description:<52}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(labels.get(phase, phase), total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        return demo.seed(progress=report, **options)
+
+
+def seed_summary(result: SeedResult) -> str:
+    counts = result.counts
+    action = "Rebuilt" if result.replaced else "Created" if result.created_tenant else "Filled"
+    return (
+        f"{action} demo workspace '{result.name}' (slug {result.slug}, {result.scale}, seed {result.seed}, "
+        f"history to {result.as_of.isoformat()}) with {len(result.users)} users, {counts['accounts']:,} accounts, "
+        f"{counts['contacts']:,} contacts, {counts['deals']:,} deals, {counts['activities']:,} activities, "
+        f"{counts['tasks']:,} tasks and {counts['notes']:,} notes in {result.seconds:.1f} s.\n"
+        f"Truth file: {result.truth_path}"
+    )
+
+
+def demo_credentials(result: SeedResult) -> str:
+    """The one-time sign-in box of a demo workspace: the admin's email and the password all its users share."""
+    assert result.password is not None
+    return credentials_box(
+        "Demo sign-in: the password is shown ONCE. Store it now.",
+        [("Workspace", result.slug), ("Email", result.admin_email), ("Password", result.password)],
+        f"All {len(result.users)} demo users (listed in the truth file) share it; it is not written anywhere.",
+    )
 
 
 def main() -> None:

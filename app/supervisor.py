@@ -2,10 +2,11 @@
 
 Order: free ports are checked first (nothing heavy has started, so a busy port costs nothing); then the
 embedded PostgreSQL and Redis of the data dir start (unless DATABASE_URL / REDIS_URL point elsewhere), the
-schema is migrated, an empty database gets its first workspace and admin, and three children start with the
-same environment: the API (uvicorn), the UI (streamlit) and the job worker. Each child is the leader of its
-own process group, so a Ctrl-C in the terminal reaches only the supervisor, which then stops the children in
-order (SIGTERM, then SIGKILL after a grace period) and the embedded servers after them.
+schema is migrated, an empty database gets its first workspace and admin (and, unless `--no-demo`, the demo
+workspace `acme-demo` with generated sales history), and three children start with the same environment:
+the API (uvicorn), the UI (streamlit) and the job worker. Each child is the leader of its own process group,
+so a Ctrl-C in the terminal reaches only the supervisor, which then stops the children in order (SIGTERM,
+then SIGKILL after a grace period) and the embedded servers after them.
 """
 
 from __future__ import annotations
@@ -26,7 +27,15 @@ from pathlib import Path
 from types import FrameType
 
 from app.console import password_box
-from app.runtime import CliError, Services, connect_services, ensure_port_free, read_runtime, remove_runtime
+from app.runtime import (
+    CliError,
+    Services,
+    connect_services,
+    ensure_port_free,
+    one_line,
+    read_runtime,
+    remove_runtime,
+)
 from app.runtime import write_runtime as _write_runtime
 
 UI_ENTRY = Path(__file__).resolve().parent / "main.py"
@@ -145,12 +154,14 @@ class Supervisor:
         data_dir: Path | None,
         admin_email: str | None,
         demo: bool,
+        demo_scale: str = "medium",
     ) -> None:
         self.api_port_option = api_port
         self.ui_port_option = ui_port
         self.data_dir_option = data_dir
         self.admin_email_option = admin_email
         self.demo = demo
+        self.demo_scale = demo_scale
         self.children: list[Child] = []
         self.services: Services | None = None
         self.stop_requested = threading.Event()
@@ -224,6 +235,25 @@ class Supervisor:
         _say(f"Created the first workspace '{FIRST_TENANT['name']}' and its admin.")
         if password:
             _say(password_box(workspace=workspace, email=admin_email, password=password))
+        if self.demo:
+            self._load_demo()
+
+    def _load_demo(self) -> None:
+        """The demo workspace, on the first run only. Optional: a failure is reported and `up` goes on (the seed
+        is one transaction, so nothing half-loaded stays); Ctrl-C stops `up` as anywhere else."""
+        from app.cli import demo_credentials, run_seed, seed_summary
+
+        _say(f"Loading the demo workspace ({self.demo_scale}; `clientforge up --no-demo` skips this)...")
+        try:
+            result = run_seed(scale=self.demo_scale)
+        except (_Stop, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            _say(f"warning: the demo workspace was not loaded ({one_line(exc)}); load it with `clientforge seed`")
+            return
+        _say(seed_summary(result))
+        if result.password:
+            _say(demo_credentials(result))
 
     def _wait_ready(self, api_url: str, ui_url: str) -> bool:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -353,6 +383,14 @@ def run(
     data_dir: Path | None = None,
     admin_email: str | None = None,
     demo: bool = True,
+    demo_scale: str = "medium",
 ) -> int:
     """Run until Ctrl-C / SIGTERM (exit status 0) or until a child dies (1)."""
-    return Supervisor(api_port=api_port, ui_port=ui_port, data_dir=data_dir, admin_email=admin_email, demo=demo).run()
+    return Supervisor(
+        api_port=api_port,
+        ui_port=ui_port,
+        data_dir=data_dir,
+        admin_email=admin_email,
+        demo=demo,
+        demo_scale=demo_scale,
+    ).run()

@@ -16,44 +16,15 @@ Rate limiting is switched off for the run (a benchmark would exhaust any plan's 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._services import api_server, services  # noqa: E402
-
-LUA = """
-local auth = os.getenv("CF_TOKEN")
-if auth and auth ~= "" then wrk.headers["Authorization"] = "Bearer " .. auth end
-done = function(summary, latency, requests)
-  io.write(string.format('{"p50": %f, "p95": %f, "p99": %f, "rps": %f, "requests": %d, "errors": %d, "non2xx": %d}\\n',
-    latency:percentile(50) / 1000, latency:percentile(95) / 1000, latency:percentile(99) / 1000,
-    summary.requests / (summary.duration / 1e6), summary.requests,
-    summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    summary.errors.status))
-end
-"""
-
-
-def wrk(url: str, token: str | None, seconds: int, connections: int) -> dict:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(LUA)
-    env = {"CF_TOKEN": token or "", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run(
-        ["wrk", "-t", "1", "-c", str(connections), "-d", f"{seconds}s", "-s", fh.name, url],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=True,
-    ).stdout
-    return json.loads(out.strip().splitlines()[-1])
+from benchmarks._services import api_server, services, wrk  # noqa: E402
 
 
 def main() -> None:

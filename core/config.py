@@ -77,6 +77,8 @@ class Settings(BaseSettings):
         default_factory=lambda: ["http://localhost:8501"], alias="CORS_ORIGINS"
     )
     max_body_bytes: int = Field(10 * 1024 * 1024, alias="CLIENTFORGE_MAX_BODY_BYTES")
+    # Uploaded import files (CSV, XLSX): the imports routes take bodies up to this size instead.
+    import_max_bytes: int = Field(50 * 1024 * 1024, alias="CLIENTFORGE_IMPORT_MAX_BYTES")
     rate_limit_per_ip: str = Field("1200/minute", alias="CLIENTFORGE_RATE_LIMIT_PER_IP")
     rate_limit_login: str = Field("5/15minutes", alias="CLIENTFORGE_RATE_LIMIT_LOGIN")
     rate_limits_enabled: bool = Field(True, alias="CLIENTFORGE_RATE_LIMITS")

@@ -9,6 +9,7 @@ from core.custom_fields.models import CustomField, CustomFieldValue
 from core.db import Base
 from core.deals.models import Deal, DealStageHistory
 from core.events.models import Event
+from core.imports.models import Import, ImportFile, ImportRow
 from core.jobs.models import Job
 from core.notes.models import Note
 from core.pipelines.models import Pipeline, Stage
@@ -32,6 +33,9 @@ __all__ = [
     "DealStageHistory",
     "Event",
     "IdempotencyKey",
+    "Import",
+    "ImportFile",
+    "ImportRow",
     "Job",
     "Note",
     "Permission",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -70,16 +70,39 @@ def create_tenant(plan: str = "enterprise", max_users: int | None = None, slug: 
         return TenantWorld(created.tenant.id, slug, created.admin.email, created.admin.id)
 
 
+def quiesce(tenant_id: UUID) -> None:
+    """Switch off a tenant's webhooks and drop its queued jobs (as the owner), so that what a test left behind
+    (deliveries to addresses that never answer, retrying for minutes) is not run by a later test's `drain()`."""
+    from sqlalchemy import text
+
+    from core.db import owner_engine
+
+    with owner_engine().begin() as conn:
+        conn.execute(text("UPDATE webhooks SET is_active = false WHERE tenant_id = :t"), {"t": tenant_id})
+        conn.execute(
+            text("DELETE FROM procrastinate_jobs WHERE status = 'todo' AND args->>'tenant_id' = :t"),
+            {"t": str(tenant_id)},
+        )
+        conn.execute(
+            text("UPDATE jobs SET status = 'cancelled' WHERE tenant_id = :t AND status IN ('queued', 'retrying')"),
+            {"t": tenant_id},
+        )
+
+
 @pytest.fixture
 def make_tenant() -> Callable[..., TenantWorld]:
     return create_tenant
 
 
 @pytest.fixture
-def tenant() -> TenantWorld:
-    return create_tenant()
+def tenant() -> Iterator[TenantWorld]:
+    world = create_tenant()
+    yield world
+    quiesce(world.tenant_id)
 
 
 @pytest.fixture
-def other_tenant() -> TenantWorld:
-    return create_tenant()
+def other_tenant() -> Iterator[TenantWorld]:
+    world = create_tenant()
+    yield world
+    quiesce(world.tenant_id)

@@ -6,18 +6,31 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import CurrentActor, Paging, SessionDep, requires
 from api.envelope import Envelope, PagedEnvelope, error_responses, ok, paged
+from api.exports import ExportQuery, export_options, export_response
 from api.lists import ListParams, list_doc, list_response, partial_of
 from api.routers.contacts import ContactItem
 from core.accounts import service as accounts
+from core.accounts.models import Account
 from core.accounts.schemas import AccountCreate, AccountRead, AccountReplace, AccountUpdate
 from core.contacts import service as contacts
 from core.deals.schemas import DealRead
+from core.records import export
 
 router = APIRouter(prefix="/accounts", tags=["accounts"])
 
 ERRORS = error_responses(400, 401, 403, 404, 409)
 AccountItem = partial_of(AccountRead, "AccountListItem")
 LIST_DOC = list_doc(AccountItem, "A page of accounts")
+EXPORT = export.RecordExport(
+    entity_type="accounts",
+    event="account.exported",
+    model=Account,
+    statement=accounts.readable,
+    specs=export.with_custom_field_specs(accounts.SPECS, "accounts", Account.id),
+    columns=export.columns_of(AccountRead),
+    serialize=export.each_with_custom_fields(accounts.serialize, "accounts"),
+    search_column=Account.search,
+)
 
 
 def _account(session: SessionDep, actor: CurrentActor, account_id: UUID) -> dict:
@@ -43,6 +56,13 @@ def create_account(body: AccountCreate, actor: CurrentActor, session: SessionDep
     account = accounts.create(session, actor, body)
     response.headers["Location"] = f"/api/v1/accounts/{account.id}"
     return ok(accounts.to_read(session, actor, account).model_dump(mode="json", by_alias=True))
+
+
+@router.get("/export", **export_options("accounts"))
+def export_accounts(actor: CurrentActor, query: ExportQuery) -> Response:
+    """Every account the list would show for the same filters, `sort`, `search` and `fields=`, as a CSV or XLSX
+    download (`format=csv|xlsx`): one column per field (`id, name, ...`) and per custom field (`cf.<name>`)."""
+    return export_response(actor, EXPORT, query)
 
 
 @router.get(

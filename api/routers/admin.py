@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from api.deps import CurrentActor, Paging, SessionDep, requires
 from api.envelope import Envelope, PagedEnvelope, error_responses, ok, paged
 from core.audit import service as audit
-from core.schemas import ReadSchema
+from core.schemas import PlainText, ReadSchema
 from core.tenants import service as tenants
 from core.tenants.schemas import TenantRead, TenantUpdate
 
@@ -66,9 +66,9 @@ def audit_logs(
     actor: CurrentActor,
     session: SessionDep,
     paging: Paging,
-    entity_type: str | None = Query(None, alias="entityType", max_length=50),
-    entity_id: UUID | None = Query(None, alias="entityId"),
-    action: str | None = Query(None, max_length=50),
+    entity_type: Annotated[PlainText | None, Query(alias="entityType", max_length=50)] = None,
+    entity_id: Annotated[UUID | None, Query(alias="entityId")] = None,
+    action: Annotated[PlainText | None, Query(max_length=50)] = None,
 ) -> dict:
     rows, total = audit.list_entries(
         session,

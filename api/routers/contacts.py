@@ -6,8 +6,10 @@ from fastapi import APIRouter, Response, status
 
 from api.deps import CurrentActor, SessionDep, requires
 from api.envelope import Envelope, error_responses, ok
+from api.exports import ExportQuery, export_options, export_response
 from api.lists import ListParams, list_doc, list_response, partial_of
 from core.contacts import service as contacts
+from core.contacts.models import Contact
 from core.contacts.schemas import (
     BulkCreated,
     BulkDeleted,
@@ -22,11 +24,22 @@ from core.contacts.schemas import (
     ContactUpdate,
     ConversionRead,
 )
+from core.records import export
 
 router = APIRouter(prefix="/contacts", tags=["contacts"])
 
 ERRORS = error_responses(400, 401, 403, 404, 409)
 ContactItem = partial_of(ContactRead, "ContactListItem")
+EXPORT = export.RecordExport(
+    entity_type="contacts",
+    event="contact.exported",
+    model=Contact,
+    statement=contacts.readable,
+    specs=export.with_custom_field_specs(contacts.SPECS, "contacts", Contact.id),
+    columns=export.columns_of(ContactRead),
+    serialize=export.each_with_custom_fields(contacts.serialize, "contacts"),
+    search_column=Contact.search,
+)
 
 
 def _read(session: SessionDep, actor: CurrentActor, contact) -> dict:  # noqa: ANN001
@@ -94,6 +107,14 @@ def bulk_update_contacts(body: ContactBulkUpdate, actor: CurrentActor, session: 
 def bulk_delete_contacts(body: ContactBulkDelete, actor: CurrentActor, session: SessionDep) -> dict:
     """Soft-delete up to 100 contacts, each with its own result (a contact you cannot see is 404)."""
     return ok(contacts.bulk_delete(session, actor, body.ids).summary("deleted"))
+
+
+@router.get("/export", **export_options("contacts"))
+def export_contacts(actor: CurrentActor, query: ExportQuery) -> Response:
+    """Every contact the list would show for the same filters, `sort`, `search` and `fields=`, as a CSV or XLSX
+    download (`format=csv|xlsx`): one column per field (`id, firstName, ...`) and per custom field (`cf.<name>`).
+    """
+    return export_response(actor, EXPORT, query)
 
 
 @router.get(

@@ -6,10 +6,14 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Query, Response, status
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from api.deps import CurrentActor, SessionDep, requires
 from api.envelope import Envelope, error_responses, ok
+from api.exports import ExportQuery, export_options, export_response
 from api.lists import ListEnvelope, ListParams, list_response, partial_of
+from core.actor import Actor
 from core.deals import service as deals
 from core.deals.models import Deal
 from core.deals.schemas import (
@@ -26,6 +30,8 @@ from core.deals.schemas import (
     StageHistoryRead,
     StageMove,
 )
+from core.pipelines.models import Pipeline, Stage
+from core.records import export
 
 router = APIRouter(prefix="/deals", tags=["deals"])
 
@@ -34,6 +40,27 @@ DealItem = partial_of(DealRead, "DealListItem")
 LIST_DOC: dict[int | str, dict[str, Any]] = {
     200: {"model": ListEnvelope[DealItem], "description": "A page of deals"}  # type: ignore[valid-type]
 }
+
+
+def _readable(actor: Actor) -> Select[Any]:
+    """What the deals list reads: the actor's deals with their stage and pipeline (for names and rotting)."""
+    return actor.readable(Deal).join(Stage, Stage.id == Deal.stage_id).join(Pipeline, Pipeline.id == Deal.pipeline_id)
+
+
+def _rows(session: Session, actor: Actor, records: list[Deal]) -> list[dict[str, Any]]:
+    return [read.model_dump(mode="json", by_alias=True) for read in deals.to_reads(session, actor, records)]
+
+
+EXPORT = export.RecordExport(
+    entity_type="deals",
+    event="deal.exported",
+    model=Deal,
+    statement=_readable,
+    specs=deals.field_specs,
+    columns=export.columns_of(DealRead),
+    serialize=_rows,
+    search_column=Deal.search,
+)
 
 
 def _read(session: SessionDep, actor: CurrentActor, deal: Deal) -> dict:
@@ -95,6 +122,14 @@ def bulk_update_deals(body: BulkUpdate, actor: CurrentActor, session: SessionDep
 def bulk_delete_deals(body: BulkDelete, actor: CurrentActor, session: SessionDep) -> dict:
     """Soft-delete up to 100 deals: `{deleted, failed, results[...]}`."""
     return ok(deals.bulk_delete(session, actor, body.ids))
+
+
+@router.get("/export", **export_options("deals"))
+def export_deals(actor: CurrentActor, query: ExportQuery) -> Response:
+    """Every deal the list would show for the same filters, `sort`, `search` and `fields=`, as a CSV or XLSX
+    download (`format=csv|xlsx`): one column per field (`id, name, amount, ...`) and per custom field
+    (`cf.<name>`)."""
+    return export_response(actor, EXPORT, query)
 
 
 @router.get(

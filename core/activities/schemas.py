@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, ConfigDict, Field, StringConstraints, field_validator
 
+from core.records.bulk import MAX_ITEMS as MAX_BULK
 from core.schemas import ReadSchema, Schema
 
 ActivityType = Literal["call", "meeting", "email", "note", "other"]
@@ -71,6 +72,13 @@ class ActivityUpdate(RecordSchema):
     version: int | None = Field(None, description="Current version for optimistic locking.")
 
 
+class ActivityReplace(ActivityCreate):
+    """PUT: the whole activity. Fields left out are cleared (or return to their defaults); the owner and
+    `occurredAt` stay when not sent."""
+
+    version: int | None = Field(None, description="Current version for optimistic locking.")
+
+
 class ActivityRead(ReadSchema):
     model_config = ConfigDict(str_strip_whitespace=False)  # return text exactly as stored
 
@@ -89,3 +97,31 @@ class ActivityRead(ReadSchema):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+# Bulk ----------------------------------------------------------------------------------------------------
+
+
+def no_version(value: Any) -> Any:
+    """Bulk updates change many records: a single record's version makes no sense there."""
+    if value.version is not None:
+        raise ValueError("version applies to one record; send it with PATCH or PUT on that record")
+    return value
+
+
+class ActivityBulkCreate(Schema):
+    activities: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BULK,
+        description=f"Up to {MAX_BULK} activities, each as for POST /activities; each is validated and logged on "
+        "its own, so a bad one never stops the others.",
+    )
+
+
+class ActivityBulkUpdate(Schema):
+    ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
+    updates: Annotated[ActivityUpdate, AfterValidator(no_version)]
+
+
+class ActivityBulkDelete(Schema):
+    ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)

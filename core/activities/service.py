@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 
 from core.accounts.models import Account
 from core.activities.models import Activity
-from core.activities.schemas import ActivityCreate, ActivityRead, ActivityUpdate
+from core.activities.schemas import ActivityCreate, ActivityRead, ActivityReplace, ActivityUpdate
 from core.actor import Actor
 from core.contacts.models import Contact
 from core.deals.models import Deal
 from core.errors import NotFound, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
+from core.records import bulk
 from core.records import query as q
 from core.records.listing import RecordPage
 from core.records.owners import resolve_owner
@@ -173,7 +174,7 @@ SPECS: dict[str, q.FieldSpec] = {
     "updatedAt": q.FieldSpec("updatedAt", Activity.updated_at, "datetime"),
     "version": q.FieldSpec("version", Activity.version, "int", filterable=False, sortable=False),
 }
-_SEARCH = func.to_tsvector("simple", func.coalesce(Activity.subject, "") + " " + func.coalesce(Activity.body, ""))
+SEARCH = func.to_tsvector("simple", func.coalesce(Activity.subject, "") + " " + func.coalesce(Activity.body, ""))
 _PARENT_COLUMNS = {"contacts": Activity.contact_id, "accounts": Activity.account_id, "deals": Activity.deal_id}
 
 
@@ -208,7 +209,7 @@ def list_activities(
     if parent is not None:
         require_parent(session, actor, *parent)
         statement = statement.where(_PARENT_COLUMNS[parent[0]] == parent[1])
-    statement = q.apply(statement, listed, id_column=Activity.id, search_column=_SEARCH)
+    statement = q.apply(statement, listed, id_column=Activity.id, search_column=SEARCH)
     return record_page(session, statement, listed, id_spec=SPECS["id"], serialize=to_json)
 
 
@@ -307,3 +308,41 @@ def delete(session: Session, actor: Actor, activity_id: UUID) -> None:
     session.flush()
     touch_contacts(session, actor, [activity.contact_id])
     emit(session, actor, "activity.deleted", entity_type="activities", entity_id=activity.id)
+
+
+def replace(session: Session, actor: Actor, activity_id: UUID, data: ActivityReplace) -> Activity:
+    """PUT: the whole activity, as `update` with every field given; fields not sent are cleared (or take their
+    defaults), the owner and `occurred_at` stay unless sent."""
+    keep = {name for name in ("owner_id", "occurred_at") if getattr(data, name) is None}
+    return update(session, actor, activity_id, ActivityUpdate.model_validate(data.model_dump(exclude=keep)))
+
+
+# Bulk ----------------------------------------------------------------------------------------------------
+
+
+def bulk_create(session: Session, actor: Actor, items: Sequence[Any]) -> bulk.BulkOutcome:
+    """Log each item (validated as for `create`) in its own savepoint; bad items become error results."""
+    actor.require("activities", "create")
+    bulk.check_size(items, field="activities")
+    return bulk.run_each(session, items, lambda item: create(session, actor, ActivityCreate.model_validate(item)).id)
+
+
+def bulk_update(session: Session, actor: Actor, ids: Sequence[UUID], updates: ActivityUpdate) -> bulk.BulkOutcome:
+    """Apply the same PATCH to each activity; one the actor cannot see is a per-item 404."""
+    actor.require("activities", "update")
+    bulk.check_size(ids, field="ids")
+    return bulk.run_each(
+        session, ids, lambda activity_id: update(session, actor, activity_id, updates).id, key=lambda i: i
+    )
+
+
+def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.BulkOutcome:
+    """Soft-delete each activity; one the actor cannot see is a per-item 404."""
+    actor.require("activities", "delete")
+    bulk.check_size(ids, field="ids")
+
+    def work(activity_id: UUID) -> UUID:
+        delete(session, actor, activity_id)
+        return activity_id
+
+    return bulk.run_each(session, ids, work, key=lambda i: i)

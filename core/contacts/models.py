@@ -30,6 +30,13 @@ class Contact(
             postgresql_where=text("deleted_at IS NULL AND email IS NOT NULL"),
         ),
         Index(
+            "ix_contacts_tenant_status_score",
+            "tenant_id",
+            "lead_status",
+            "lead_score",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+        Index(
             "ix_contacts_tenant_status",
             "tenant_id",
             "lead_status",

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal, get_args
 from uuid import UUID
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, field_validator
 
 from core.accounts.schemas import (
     AccountRead,
@@ -29,6 +29,7 @@ from core.accounts.schemas import (
 )
 from core.contacts.models import LEAD_STATUSES, LIFECYCLE_STAGES
 from core.deals.schemas import DealRead
+from core.pipelines.schemas import Currency
 from core.schemas import ReadSchema, Schema
 
 LeadStatus = Literal["new", "contacted", "qualified", "unqualified"]
@@ -192,7 +193,7 @@ class ContactConvert(Schema):
 
     deal_name: Name255 | None = Field(None, description="Defaults to the account's or the contact's name.")
     amount: Revenue | None = None
-    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = Field(
+    currency: Currency | None = Field(
         None, description="ISO 4217; defaults to the pipeline's currency."
     )
     pipeline_id: UUID | None = Field(None, description="Defaults to the tenant's default pipeline.")

@@ -144,7 +144,7 @@ def list_contacts(
     """One page of contacts by the list query language; with `account_id`, that account's contacts (404
     when the actor cannot see the account)."""
     actor.require(ENTITY, "read")
-    statement = readable(actor)
+    statement = actor.readable(Contact)  # the page selects ContactRead's columns only (no search vector)
     if account_id is not None:
         accounts.get(session, actor, account_id)
         statement = statement.where(Contact.account_id == account_id)
@@ -157,6 +157,7 @@ def list_contacts(
         entity_type=ENTITY,
         model=Contact,
         serialize=serialize,
+        read_schema=ContactRead,
     )
 
 

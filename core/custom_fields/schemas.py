@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
 from core.schemas import ReadSchema, Schema
 
@@ -12,17 +12,7 @@ EntityType = Literal["contacts", "accounts", "deals"]
 FieldType = Literal["text", "number", "date", "boolean", "select", "multi_select"]
 
 
-class _DefinitionSchema(Schema):
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        texts = value if isinstance(value, list) else [value]
-        if any(isinstance(t, str) and "\x00" in t for t in texts):
-            raise ValueError("must not contain NUL characters")
-        return value
-
-
-class CustomFieldCreate(_DefinitionSchema):
+class CustomFieldCreate(Schema):
     entity_type: EntityType
     field_name: str = Field(
         min_length=1,
@@ -40,7 +30,7 @@ class CustomFieldCreate(_DefinitionSchema):
     description: str | None = Field(None, max_length=2000)
 
 
-class CustomFieldUpdate(_DefinitionSchema):
+class CustomFieldUpdate(Schema):
     field_name: str | None = Field(None, max_length=63, description="Cannot change; accepted only if unchanged.")
     field_label: str | None = Field(None, min_length=1, max_length=100)
     field_type: FieldType | None = Field(None, description="Can change only while no record has a value.")

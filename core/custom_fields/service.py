@@ -4,18 +4,27 @@ Record services call the value functions: `field_specs` lets `cf.<name>` take pa
 `values_for` fetches the values of a page of records in one query, `write_values` validates and stores the
 `customFields` of a create/PUT/PATCH, `delete_values` and `move_values` serve hard deletes and merges. They
 check no permission themselves: the record service has already checked the caller may touch the record.
+
+`field_specs` runs on every list request, so the definitions behind it are cached per process and tenant, keyed
+by a version in Redis that every committed change of a tenant's definitions replaces (see "Caching the specs").
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import Boolean, ColumnElement, Text, delete, func, literal, select, type_coerce
+import redis
+from sqlalchemy import Boolean, ColumnElement, Text, Uuid, any_, bindparam, delete, func, literal, select, type_coerce
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
@@ -23,12 +32,15 @@ from sqlalchemy.sql import operators
 from core.actor import Actor
 from core.custom_fields.models import FIELD_ENTITIES, CustomField, CustomFieldValue
 from core.custom_fields.schemas import CustomFieldCreate, CustomFieldRead, CustomFieldUpdate
+from core.db import on_commit
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
 from core.records.query import FieldSpec
+from core.redis import get_redis
 from core.versioning import check_version
 
+log = logging.getLogger(__name__)
 MAX_FIELDS_PER_ENTITY = 200
 MAX_TEXT_LENGTH = 10_000
 MAX_OPTION_LENGTH = 100
@@ -106,29 +118,154 @@ def field_specs(session: Session, actor: Actor, entity_type: str, id_column: Any
     text/select filter as strings, number as decimal, date, boolean; multi_select filters with `eq`, `in` and
     `contains` all meaning "has any of" (`ne`: has none of) and does not sort. To sort by a custom field with
     cursor pages, add `spec.expression.label(spec.name)` to the statement's columns so the cursor can read it.
+
+    Cached (see "Caching the specs"): no query while the tenant's definitions have not changed.
     """
+    _check_entity(entity_type)
+    return _cached_specs(session, actor, entity_type, id_column)
+
+
+# (field id, field name, field type) of a record type's definitions, in display order: all the specs need.
+Definitions = tuple[tuple[UUID, str, str], ...]
+
+
+def _read_definitions(session: Session, actor: Actor, entity_types: Iterable[str]) -> dict[str, Definitions]:
+    rows = session.execute(
+        select(CustomField.entity_type, CustomField.id, CustomField.field_name, CustomField.field_type)
+        .where(CustomField.tenant_id == actor.tenant_id, CustomField.entity_type.in_(list(entity_types)))
+        .order_by(CustomField.display_order, CustomField.field_name)
+    )
+    found: dict[str, list[tuple[UUID, str, str]]] = {entity_type: [] for entity_type in entity_types}
+    for entity_type, field_id, field_name, field_type in rows:
+        found[entity_type].append((field_id, field_name, field_type))
+    return {entity_type: tuple(fields) for entity_type, fields in found.items()}
+
+
+def _specs_of(tenant_id: UUID, fields: Definitions, id_column: Any) -> dict[str, FieldSpec]:
     specs: dict[str, FieldSpec] = {}
-    for field in definitions(session, actor, entity_type):
-        name = f"cf.{field.field_name}"
-        column = getattr(CustomFieldValue, _VALUE_COLUMNS[field.field_type])
+    for field_id, field_name, field_type in fields:
+        name = f"cf.{field_name}"
+        column = getattr(CustomFieldValue, _VALUE_COLUMNS[field_type])
         value = (
             select(column)
             .where(
-                CustomFieldValue.tenant_id == actor.tenant_id,
-                CustomFieldValue.custom_field_id == field.id,
+                CustomFieldValue.tenant_id == tenant_id,
+                CustomFieldValue.custom_field_id == field_id,
                 CustomFieldValue.entity_id == id_column,
             )
             .correlate_except(CustomFieldValue)
             .scalar_subquery()
         )
-        if field.field_type == "multi_select":
+        if field_type == "multi_select":
             expression = type_coerce(func.coalesce(value, literal([], JSONB)), _AnyOfJSONB())
             specs[name] = FieldSpec(name, expression, "str_list", sortable=False)
-        elif field.field_type == "boolean":
+        elif field_type == "boolean":
             specs[name] = FieldSpec(name, type_coerce(value, _OrderedBoolean()), "bool")
         else:
-            specs[name] = FieldSpec(name, value, _SPEC_TYPES[field.field_type])
+            specs[name] = FieldSpec(name, value, _SPEC_TYPES[field_type])
     return specs
+
+
+# Caching the specs -------------------------------------------------------------------------------------
+#
+# Per process: (tenant, record type) -> the definitions, the version they are current for, when they were read,
+# and the specs built from them per id column. The version is a random token in Redis per tenant, replaced
+# after every committed change of the tenant's definitions, so every process sees the change at once. A reader
+# takes the version *before* it reads the definitions: a cached entry is never newer than its version says.
+#
+# The writer fills its own process's cache as it announces: it reads the definitions (its change included) in
+# its transaction, and after the commit installs them under the new token, but only when no other change was
+# announced since it took the version it read them under (`SET ... GET` tells). A session that changed
+# definitions reads them uncached (its change is neither committed nor announced yet). Without Redis nothing
+# is cached. Entries expire after CACHE_SECONDS, bounding the staleness should an announcement be lost (Redis
+# down at that moment, a process killed between commit and announcement, definitions written by raw SQL).
+
+CACHE_SECONDS = 60.0
+_CACHE_SIZE = 4096
+_CHANGED = "custom_fields_changed"
+
+
+class _Entry:
+    __slots__ = ("version", "read_at", "fields", "specs")
+
+    def __init__(self, version: str | None, read_at: float, fields: Definitions) -> None:
+        self.version, self.read_at, self.fields = version, read_at, fields
+        self.specs: dict[str, dict[str, FieldSpec]] = {}  # by id column
+
+
+_cache: OrderedDict[tuple[UUID, str], _Entry] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _version_key(tenant_id: UUID) -> str:
+    return f"cf:custom_fields:version:{tenant_id}"
+
+
+def _current_version(tenant_id: UUID) -> tuple[bool, str | None]:
+    """(Redis answered, the tenant's definitions version)."""
+    try:
+        return True, cast(str | None, get_redis().get(_version_key(tenant_id)))
+    except redis.RedisError:
+        log.warning("custom field specs uncached: Redis unavailable", exc_info=True)
+        return False, None
+
+
+def _keep(key: tuple[UUID, str], entry: _Entry) -> None:
+    with _cache_lock:
+        _cache[key] = entry
+        _cache.move_to_end(key)
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+
+
+def _cached_specs(session: Session, actor: Actor, entity_type: str, id_column: Any) -> dict[str, FieldSpec]:
+    tenant_id = actor.tenant_id
+    answered, version = (False, None) if session.info.get(_CHANGED) else _current_version(tenant_id)
+    if not answered:
+        return _specs_of(tenant_id, _read_definitions(session, actor, [entity_type])[entity_type], id_column)
+    key, column_key = (tenant_id, entity_type), str(id_column)
+    with _cache_lock:
+        entry = _cache.get(key)
+        if entry is not None and (entry.version != version or time.monotonic() - entry.read_at >= CACHE_SECONDS):
+            entry = None
+        if entry is not None:
+            _cache.move_to_end(key)
+            specs = entry.specs.get(column_key)
+            if specs is not None:
+                return dict(specs)
+    if entry is None:
+        entry = _Entry(version, time.monotonic(), _read_definitions(session, actor, [entity_type])[entity_type])
+        _keep(key, entry)
+    specs = entry.specs[column_key] = _specs_of(tenant_id, entry.fields, id_column)
+    return dict(specs)
+
+
+def _definitions_changed(session: Session, actor: Actor) -> None:
+    """A definition of the tenant changed in this session (flushed): read them uncached here from now on; after
+    the commit, announce a new version and cache what this transaction committed (see above)."""
+    session.info[_CHANGED] = True
+    tenant_id = actor.tenant_id
+    answered, before = _current_version(tenant_id)
+    committed = _read_definitions(session, actor, FIELD_ENTITIES)
+
+    def announce() -> None:
+        with _cache_lock:
+            for key in [k for k in _cache if k[0] == tenant_id]:
+                del _cache[key]
+        token = secrets.token_hex(16)
+        replaced = get_redis().set(_version_key(tenant_id), token, get=True)
+        if answered and replaced == before:
+            now = time.monotonic()
+            for entity_type, fields in committed.items():
+                _keep((tenant_id, entity_type), _Entry(token, now, fields))
+
+    on_commit(session, announce)
+
+
+def clear_cache() -> None:
+    """Forget every cached definition of this process (tests)."""
+    with _cache_lock:
+        _cache.clear()
 
 
 # Reading values ----------------------------------------------------------------------------------------
@@ -149,6 +286,29 @@ def _json_value(field_type: str, row: Any) -> Any:
     return list(row.value_multi or [])
 
 
+# Built once (a list page runs it every time): the ids travel as one uuid[] parameter.
+_VALUES_OF_RECORDS = (
+    select(
+        CustomFieldValue.entity_id,
+        CustomField.field_name,
+        CustomField.field_type,
+        CustomFieldValue.value_text,
+        CustomFieldValue.value_number,
+        CustomFieldValue.value_date,
+        CustomFieldValue.value_bool,
+        CustomFieldValue.value_multi,
+    )
+    .join(CustomField, CustomField.id == CustomFieldValue.custom_field_id)
+    .where(
+        CustomFieldValue.tenant_id == bindparam("tenant_id", type_=Uuid()),
+        CustomField.tenant_id == bindparam("tenant_id", type_=Uuid()),
+        CustomFieldValue.entity_type == bindparam("entity_type", type_=CustomFieldValue.entity_type.type),
+        CustomFieldValue.entity_id == any_(bindparam("entity_ids", type_=ARRAY(Uuid()))),
+    )
+    .order_by(CustomField.display_order, CustomField.field_name)
+)
+
+
 def values_for(session: Session, actor: Actor, entity_type: str, entity_ids: list[UUID]) -> dict[UUID, dict[str, Any]]:
     """The stored custom field values of many records in one query: {record id: {field_name: value}}.
 
@@ -161,24 +321,7 @@ def values_for(session: Session, actor: Actor, entity_type: str, entity_ids: lis
     if not entity_ids:
         return result
     rows = session.execute(
-        select(
-            CustomFieldValue.entity_id,
-            CustomField.field_name,
-            CustomField.field_type,
-            CustomFieldValue.value_text,
-            CustomFieldValue.value_number,
-            CustomFieldValue.value_date,
-            CustomFieldValue.value_bool,
-            CustomFieldValue.value_multi,
-        )
-        .join(CustomField, CustomField.id == CustomFieldValue.custom_field_id)
-        .where(
-            CustomFieldValue.tenant_id == actor.tenant_id,
-            CustomField.tenant_id == actor.tenant_id,
-            CustomFieldValue.entity_type == entity_type,
-            CustomFieldValue.entity_id.in_(list(set(entity_ids))),
-        )
-        .order_by(CustomField.display_order, CustomField.field_name)
+        _VALUES_OF_RECORDS, {"tenant_id": actor.tenant_id, "entity_type": entity_type, "entity_ids": list(result)}
     )
     for row in rows:
         result.setdefault(row.entity_id, {})[row.field_name] = _json_value(row.field_type, row)
@@ -472,6 +615,7 @@ def create(session: Session, actor: Actor, data: CustomFieldCreate) -> CustomFie
     )
     session.add(field)
     session.flush()
+    _definitions_changed(session, actor)
     emit(session, actor, "custom_field.created", entity_type="custom_fields", entity_id=field.id)
     return field
 
@@ -512,6 +656,7 @@ def update(session: Session, actor: Actor, field_id: UUID, data: CustomFieldUpda
     for key, value in changes.items():
         setattr(field, key, value)
     session.flush()
+    _definitions_changed(session, actor)
     emit(session, actor, "custom_field.updated", entity_type="custom_fields", entity_id=field.id)
     return field
 
@@ -527,10 +672,12 @@ def delete_field(session: Session, actor: Actor, field_id: UUID) -> None:
     )
     session.delete(field)
     session.flush()
+    _definitions_changed(session, actor)
     emit(session, actor, "custom_field.deleted", entity_type="custom_fields", entity_id=field_id)
 
 
 __all__ = [
+    "clear_cache",
     "create",
     "definitions",
     "delete_field",

@@ -279,7 +279,7 @@ def dispatch_events(batch_size: int = 100) -> int:
     Claim and jobs commit together (or not at all); the jobs' dedupe keys make a repeated delivery harmless.
     Returns the number of events dispatched.
     """
-    from core.events.service import subscribers
+    from core.events.service import interested, subscribers
     from core.jobs import service
 
     registry.load_handler_modules()
@@ -287,9 +287,15 @@ def dispatch_events(batch_size: int = 100) -> int:
     while True:
         with _unit_of_work() as session:
             rows = session.execute(_CLAIM, {"n": batch_size}).all()
+            wanted: dict[tuple[UUID, str, str], bool] = {}  # asked once per tenant, type and kind in a batch
             for row in rows:
                 for kind in subscribers(row.type):
                     bind_tenant(session, row.tenant_id)
+                    key = (row.tenant_id, row.type, kind)
+                    if key not in wanted:
+                        wanted[key] = interested(session, row.tenant_id, row.type, kind)
+                    if not wanted[key]:
+                        continue
                     service.react(
                         session,
                         tenant_id=row.tenant_id,

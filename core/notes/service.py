@@ -11,16 +11,17 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import case, select
+from sqlalchemy import Select, and_, case, false, or_, select
 from sqlalchemy.orm import Session
 
-from core.activities.service import camel, check_not_null, parse_list, record_page, require_parent
+from core.activities.service import PARENTS, camel, check_not_null, parse_list, record_page, require_parent
 from core.actor import Actor
 from core.errors import NotFound
 from core.events.service import emit
 from core.ids import new_id
 from core.notes.models import Note
-from core.notes.schemas import NoteCreate, NoteRead, NoteUpdate
+from core.notes.schemas import NoteBulkItem, NoteCreate, NoteRead, NoteReplace, NoteUpdate
+from core.records import bulk
 from core.records import query as q
 from core.records.listing import RecordPage
 from core.versioning import check_version
@@ -38,7 +39,31 @@ SPECS: dict[str, q.FieldSpec] = {
 }
 
 # Pinned first, whatever the sort. An integer rank, not the boolean: keyset cursors compare with < and >.
-_PINNED_FIRST = q.FieldSpec("pinnedRank", case((Note.is_pinned, 1), else_=0), "int")
+PINNED_FIRST = q.FieldSpec("pinnedRank", case((Note.is_pinned, 1), else_=0), "int")
+
+
+# Exports read notes across records: the parent's type and id become filters there.
+EXPORT_SPECS: dict[str, q.FieldSpec] = {
+    **SPECS,
+    "entityType": q.FieldSpec("entityType", Note.entity_type, sortable=False),
+    "entityId": q.FieldSpec("entityId", Note.entity_id, "uuid", sortable=False),
+}
+
+
+def readable(actor: Actor) -> Select[Any]:
+    """Every note the actor may read: those on contacts, accounts and deals it may read (read permission on
+    the record type, then its record scope). No notes permission check."""
+    on_readable = [
+        and_(
+            Note.entity_type == entity_type,
+            Note.entity_id.in_(actor.readable(model).with_only_columns(model.id)),
+        )
+        for entity_type, (model, _) in PARENTS.items()
+        if actor.can(entity_type, "read")
+    ]
+    return select(Note).where(
+        Note.tenant_id == actor.tenant_id, Note.deleted_at.is_(None), or_(*on_readable) if on_readable else false()
+    )
 
 
 def to_read(note: Note) -> NoteRead:
@@ -70,7 +95,7 @@ def list_notes(
     """A page of one record's notes: pinned first, then by the sort asked for (newest first by default)."""
     actor.require("notes", "read")
     listed = parse_list(params, SPECS, default_sort="-createdAt")
-    listed.sort.insert(0, (_PINNED_FIRST, True))
+    listed.sort.insert(0, (PINNED_FIRST, True))
     require_parent(session, actor, entity_type, entity_id)
     statement = select(Note).where(
         Note.tenant_id == actor.tenant_id,
@@ -79,7 +104,7 @@ def list_notes(
         Note.deleted_at.is_(None),
     )
     statement = q.apply(statement, listed, id_column=Note.id, search_column=Note.search)
-    statement = statement.add_columns(_PINNED_FIRST.expression.label(_PINNED_FIRST.name))  # read by the cursor
+    statement = statement.add_columns(PINNED_FIRST.expression.label(PINNED_FIRST.name))  # read by the cursor
     return record_page(session, statement, listed, id_spec=SPECS["id"], serialize=to_json)
 
 
@@ -131,3 +156,44 @@ def delete(session: Session, actor: Actor, note_id: UUID) -> None:
     note.deleted_at = datetime.now(UTC)
     session.flush()
     emit(session, actor, "note.deleted", entity_type="notes", entity_id=note.id)
+
+
+def replace(session: Session, actor: Actor, note_id: UUID, data: NoteReplace) -> Note:
+    """PUT: the whole note, as `update` with every field given (`is_pinned` not sent is false)."""
+    return update(session, actor, note_id, NoteUpdate.model_validate(data.model_dump()))
+
+
+# Bulk ----------------------------------------------------------------------------------------------------
+
+
+def bulk_create(session: Session, actor: Actor, items: Sequence[Any]) -> bulk.BulkOutcome:
+    """Add each note (`{entity_type, entity_id, body, is_pinned}`) in its own savepoint; a bad item, or one on
+    a record the actor cannot read, becomes an error result."""
+    actor.require("notes", "create")
+    bulk.check_size(items, field="notes")
+
+    def work(item: Any) -> UUID:
+        data = NoteBulkItem.model_validate(item)
+        note = NoteCreate.model_validate(data.model_dump(exclude={"entity_type", "entity_id"}))
+        return create(session, actor, data.entity_type, data.entity_id, note).id
+
+    return bulk.run_each(session, items, work)
+
+
+def bulk_update(session: Session, actor: Actor, ids: Sequence[UUID], updates: NoteUpdate) -> bulk.BulkOutcome:
+    """Apply the same PATCH to each note; one the actor cannot read is a per-item 404."""
+    actor.require("notes", "update")
+    bulk.check_size(ids, field="ids")
+    return bulk.run_each(session, ids, lambda note_id: update(session, actor, note_id, updates).id, key=lambda i: i)
+
+
+def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.BulkOutcome:
+    """Soft-delete each note; one the actor cannot read is a per-item 404."""
+    actor.require("notes", "delete")
+    bulk.check_size(ids, field="ids")
+
+    def work(note_id: UUID) -> UUID:
+        delete(session, actor, note_id)
+        return note_id
+
+    return bulk.run_each(session, ids, work, key=lambda i: i)

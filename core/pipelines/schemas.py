@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, Field, model_validator
 
-from core.schemas import ReadSchema, Schema
+from core.schemas import PlainText, ReadSchema, Schema
 
 # Active ISO 4217 codes (plus the funds and metals codes): a typo such as "USS" or "EUD" is refused.
 ISO_4217 = frozenset(
@@ -30,13 +30,6 @@ def _iso_4217(value: str) -> str:
     return value
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-PlainText = Annotated[str, AfterValidator(_no_nul)]
 Currency = Annotated[
     str,
     Field(min_length=3, max_length=3, pattern=r"^[A-Z]{3}$", examples=["USD"], description="ISO 4217 code."),

@@ -6,9 +6,9 @@ extensions), contacts and accounts whose names share the first three letters of 
 with a length within one (btree indexes on `(tenant_id, name)`). rapidfuzz then re-ranks the union in
 Python. A misspelling within the first two letters of every word is not found: the price of indexed candidates.
 
-Performance note: `@@` (ts_match_vq) is not leakproof, so under row-level security PostgreSQL cannot use the
-GIN index for it and scans the tenant's rows (about 30-60 ms per 100k contacts). Marking it LEAKPROOF needs a
-superuser; the name candidates use leakproof range comparisons and do use their indexes.
+Performance note: under row-level security PostgreSQL uses the GIN index for `@@` only because migration 0009
+marks ts_match_vq LEAKPROOF (it needs a superuser; without one, searches stay correct but scan the tenant's rows,
+about 30-60 ms per 100k contacts). The name candidates use leakproof range comparisons and their indexes.
 
 Each type is searched only when the actor may read it, through `actor.readable` (tenant and record scope);
 notes only when their parent record is readable.

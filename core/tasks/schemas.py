@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
-from core.activities.schemas import ExactText, RecordSchema, UtcDatetime
-from core.schemas import ReadSchema
+from core.activities.schemas import MAX_BULK, ExactText, RecordSchema, UtcDatetime, no_version
+from core.schemas import ReadSchema, Schema
 
 Priority = Literal["low", "normal", "high", "urgent"]
 Status = Literal["open", "in_progress", "done", "cancelled"]
@@ -40,6 +40,13 @@ class TaskUpdate(RecordSchema):
     version: int | None = Field(None, description="Current version for optimistic locking.")
 
 
+class TaskReplace(TaskCreate):
+    """PUT: the whole task. Fields left out are cleared or return to their defaults (priority `normal`, status
+    `open`: a done task is reopened); the assignee stays when not sent."""
+
+    version: int | None = Field(None, description="Current version for optimistic locking.")
+
+
 class TaskRead(ReadSchema):
     model_config = ConfigDict(str_strip_whitespace=False)  # return text exactly as stored
 
@@ -59,3 +66,24 @@ class TaskRead(ReadSchema):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+# Bulk ----------------------------------------------------------------------------------------------------
+
+
+class TaskBulkCreate(Schema):
+    tasks: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BULK,
+        description=f"Up to {MAX_BULK} tasks, each as for POST /tasks; each is validated and created on its own, "
+        "so a bad one never stops the others.",
+    )
+
+
+class TaskBulkUpdate(Schema):
+    ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
+    updates: Annotated[TaskUpdate, AfterValidator(no_version)]
+
+
+class TaskBulkDelete(Schema):
+    ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)

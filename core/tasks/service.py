@@ -29,10 +29,11 @@ from core.actor import Actor
 from core.errors import NotFound
 from core.events.service import emit
 from core.ids import new_id
+from core.records import bulk
 from core.records import query as q
 from core.records.listing import RecordPage
 from core.tasks.models import Task
-from core.tasks.schemas import TaskCreate, TaskRead, TaskUpdate
+from core.tasks.schemas import TaskCreate, TaskRead, TaskReplace, TaskUpdate
 from core.versioning import check_version
 
 ACTIVE_STATUSES = ("open", "in_progress")
@@ -58,7 +59,7 @@ SPECS: dict[str, q.FieldSpec] = {
     "updatedAt": q.FieldSpec("updatedAt", Task.updated_at, "datetime"),
     "version": q.FieldSpec("version", Task.version, "int", filterable=False, sortable=False),
 }
-_SEARCH = func.to_tsvector("simple", func.coalesce(Task.title, "") + literal(" ") + func.coalesce(Task.description, ""))
+SEARCH = func.to_tsvector("simple", func.coalesce(Task.title, "") + literal(" ") + func.coalesce(Task.description, ""))
 _PARENT_COLUMNS = {"contacts": Task.contact_id, "accounts": Task.account_id, "deals": Task.deal_id}
 
 
@@ -98,7 +99,7 @@ def list_tasks(
     if parent is not None:
         require_parent(session, actor, *parent)
         statement = statement.where(_PARENT_COLUMNS[parent[0]] == parent[1])
-    statement = q.apply(statement, listed, id_column=Task.id, search_column=_SEARCH)
+    statement = q.apply(statement, listed, id_column=Task.id, search_column=SEARCH)
     now = datetime.now(UTC)
     return record_page(session, statement, listed, id_spec=SPECS["id"], serialize=lambda t: to_json(t, now))
 
@@ -167,3 +168,40 @@ def delete(session: Session, actor: Actor, task_id: UUID) -> None:
     task.deleted_at = datetime.now(UTC)
     session.flush()
     emit(session, actor, "task.deleted", entity_type="tasks", entity_id=task.id)
+
+
+def replace(session: Session, actor: Actor, task_id: UUID, data: TaskReplace) -> Task:
+    """PUT: the whole task, as `update` with every field given; fields not sent are cleared or take their
+    defaults (status `open` reopens a done task), the assignee stays unless sent."""
+    keep = {"assignee_id"} if data.assignee_id is None else set()
+    return update(session, actor, task_id, TaskUpdate.model_validate(data.model_dump(exclude=keep)))
+
+
+# Bulk ----------------------------------------------------------------------------------------------------
+
+
+def bulk_create(session: Session, actor: Actor, items: Sequence[Any]) -> bulk.BulkOutcome:
+    """Create each item (validated as for `create`) in its own savepoint; bad items become error results."""
+    actor.require("tasks", "create")
+    bulk.check_size(items, field="tasks")
+    return bulk.run_each(session, items, lambda item: create(session, actor, TaskCreate.model_validate(item)).id)
+
+
+def bulk_update(session: Session, actor: Actor, ids: Sequence[UUID], updates: TaskUpdate) -> bulk.BulkOutcome:
+    """Apply the same PATCH to each task (`status: done` completes each); one the actor cannot see is a
+    per-item 404."""
+    actor.require("tasks", "update")
+    bulk.check_size(ids, field="ids")
+    return bulk.run_each(session, ids, lambda task_id: update(session, actor, task_id, updates).id, key=lambda i: i)
+
+
+def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.BulkOutcome:
+    """Soft-delete each task; one the actor cannot see is a per-item 404."""
+    actor.require("tasks", "delete")
+    bulk.check_size(ids, field="ids")
+
+    def work(task_id: UUID) -> UUID:
+        delete(session, actor, task_id)
+        return task_id
+
+    return bulk.run_each(session, ids, work, key=lambda i: i)

@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from sqlalchemy import any_, literal, select
+from sqlalchemy import any_, exists, literal, select
 from sqlalchemy.orm import Session
 
 from core.errors import DomainError
@@ -205,5 +205,20 @@ def _count_failure(webhook: Webhook, now: datetime, disable_after: int) -> None:
         webhook.disabled_reason = f"Disabled after {webhook.consecutive_failures} consecutive failed deliveries"
 
 
+def _has_webhooks(session: Session, tenant_id: UUID, event_type: str) -> bool:
+    """A fan-out job only for tenants with an active webhook for the event type."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Webhook.tenant_id == tenant_id,
+                    Webhook.is_active.is_(True),
+                    literal(event_type) == any_(Webhook.event_types),
+                )
+            )
+        )
+    )
+
+
 for _event_type in webhooks.EVENT_TYPES:
-    subscribe(_event_type, webhooks.FANOUT_JOB)
+    subscribe(_event_type, webhooks.FANOUT_JOB, when=_has_webhooks)

@@ -256,3 +256,48 @@ def test_auth_events_are_recorded_with_masked_emails_and_request_context(tenant)
     assert total == len(rows)
     assert [r.id for r in listed] == [r.id for r in reversed(rows)]
     assert datetime.now(UTC) >= listed[0].created_at >= listed[-1].created_at
+
+
+def _insert_contacts(conn, tenant, n: int) -> None:
+    conn.execute(
+        text(
+            "INSERT INTO contacts (id, tenant_id, owner_id, first_name, last_name)"
+            " SELECT gen_random_uuid(), :tenant, :owner, 'Bulk', 'Row' || i FROM generate_series(1, :n) AS i"
+        ),
+        {"tenant": tenant.tenant_id, "owner": tenant.admin.user_id, "n": n},
+    )
+
+
+def test_an_owner_bulk_load_may_be_audited_as_one_summary_row(tenant):
+    with owner_engine().begin() as conn:
+        conn.execute(text("SET LOCAL app.audit_mode = 'summary'"))
+        _insert_contacts(conn, tenant, 250)
+    rows = trail(tenant.tenant_id, entity_type="contacts")
+    assert [(r.action, r.new_values) for r in rows] == [("bulk_create", {"rows": 250})]
+
+
+def test_the_runtime_role_cannot_thin_its_own_audit_trail(tenant):
+    with unit_of_work(tenant.admin) as session:
+        session.execute(text("SET LOCAL app.audit_mode = 'summary'"))
+        _insert_contacts(session.connection(), tenant, 3)
+    rows = trail(tenant.tenant_id, entity_type="contacts")
+    assert [r.action for r in rows] == ["create"] * 3
+
+
+def test_a_tenant_can_be_deleted_and_takes_its_rows_and_trail_with_it(tenant):
+    from tests.factories import create_tenant
+
+    doomed = create_tenant()
+    with owner_engine().begin() as conn:
+        _insert_contacts(conn, doomed, 2)
+        conn.execute(text("DELETE FROM tenants WHERE id = :id"), {"id": doomed.tenant_id})
+    with owner_engine().connect() as conn:
+        left = conn.execute(
+            text(
+                "SELECT (SELECT count(*) FROM contacts WHERE tenant_id = :id) + (SELECT count(*) FROM audit_logs"
+                " WHERE tenant_id = :id)"
+            ),
+            {"id": doomed.tenant_id},
+        ).scalar()
+    assert left == 0
+    assert trail(tenant.tenant_id)  # other tenants' trails are untouched

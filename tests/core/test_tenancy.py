@@ -14,6 +14,7 @@ from core.db import Base, app_engine, owner_engine, unit_of_work
 from core.errors import NotFound, PlanLimitReached
 from core.events import service as events
 from core.ids import new_id
+from core.imports.models import Import, ImportFile, ImportRow
 from core.jobs.models import Job
 from core.models import (
     Account,
@@ -119,7 +120,20 @@ def _populate_records(world: TenantWorld) -> None:
             event_types=["contact.created"],
             secret_encrypted="v1:x",
         )
-        session.add_all([account, contact, deal, field, webhook])
+        upload = Import(
+            id=new_id(),
+            tenant_id=t,
+            entity_type="contacts",
+            duplicate_policy="skip",
+            file_format="csv",
+            file_size=10,
+            headers=["email"],
+            columns=[{"index": 0, "header": "email", "field": "email"}],
+            unmapped=[],
+            total_rows=1,
+            created_by=owner,
+        )
+        session.add_all([account, contact, deal, field, webhook, upload])
         session.flush()
         session.add_all(
             [
@@ -141,6 +155,8 @@ def _populate_records(world: TenantWorld) -> None:
                 WebhookDelivery(
                     id=new_id(), tenant_id=t, webhook_id=webhook.id, event_id=new_id(), event_type="contact.created"
                 ),
+                ImportFile(import_id=upload.id, tenant_id=t, data=b"email\nx@y.z\n"),
+                ImportRow(id=new_id(), tenant_id=t, import_id=upload.id, row_number=2, outcome="failed", message="bad"),
             ]
         )
 

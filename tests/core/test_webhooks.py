@@ -98,6 +98,23 @@ def test_a_created_contact_reaches_the_receiver_once_signed(tenant, other_tenant
     assert '"received":true' in (delivery.response_excerpt or "").replace(" ", "")
 
 
+def test_events_start_a_fanout_job_only_where_a_webhook_wants_them(tenant, other_tenant, receiver, fast_retries):
+    """A tenant without an active webhook for the type costs no job per event (imports emit thousands)."""
+    _register(tenant, receiver, ["contact.created"])
+    with unit_of_work(other_tenant.admin) as session:
+        webhooks.create(session, other_tenant.admin, WebhookCreate(url=receiver.url, event_types=["deal.won"]))
+    _new_contact(tenant.admin)
+    _new_contact(other_tenant.admin)
+    queue.dispatch_events()
+    fanouts = owner_rows(
+        "SELECT tenant_id FROM jobs WHERE kind = :kind AND tenant_id IN (:a, :b)",
+        kind=webhooks.FANOUT_JOB,
+        a=tenant.tenant_id,
+        b=other_tenant.tenant_id,
+    )
+    assert [r.tenant_id for r in fanouts] == [tenant.tenant_id]
+
+
 def test_the_fanout_is_idempotent(tenant, receiver, fast_retries):
     webhook = _register(tenant, receiver)
     _new_contact(tenant.admin)

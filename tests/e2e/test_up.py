@@ -1,6 +1,7 @@
 """`clientforge up` as a person runs it: a real process with its own embedded PostgreSQL and Redis in a
 fresh data dir, the API, UI and worker as children; Ctrl-C stops everything; a second start finds the data
-intact."""
+intact. The first start loads the demo workspace at small scale (`--demo-scale small`: the medium default
+would cost this test half a minute)."""
 
 from __future__ import annotations
 
@@ -85,13 +86,13 @@ def wait_gone(pids: set[int], timeout: float = 10.0) -> set[int]:
 class Up:
     """One `clientforge up` run with its output collected as it comes."""
 
-    def __init__(self, data_dir: Path, api_port: int, ui_port: int) -> None:
+    def __init__(self, data_dir: Path, api_port: int, ui_port: int, *options: str) -> None:
         self.data_dir = data_dir
         self.api = f"http://127.0.0.1:{api_port}"
         self.ui = f"http://127.0.0.1:{ui_port}"
         self.lines: list[str] = []
         self.process = subprocess.Popen(
-            [clientforge(), "up", "--api-port", str(api_port), "--ui-port", str(ui_port)],
+            [clientforge(), "up", "--api-port", str(api_port), "--ui-port", str(ui_port), *options],
             env=user_env(data_dir),
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -141,10 +142,10 @@ class Up:
         pids.update(p.pid for p in processes_of(self.data_dir))
         return pids
 
-    def login(self, email: str, password: str) -> httpx.Response:
+    def login(self, email: str, password: str, tenant: str = "default") -> httpx.Response:
         return httpx.post(
             f"{self.api}/api/v1/auth/login",
-            json={"email": email, "password": password, "tenant": "default"},
+            json={"email": email, "password": password, "tenant": tenant},
             timeout=30,
         )
 
@@ -192,16 +193,27 @@ def two_free_ports() -> tuple[int, int]:
 def test_up_first_run_then_restart_keeps_the_data(data_dir: Path, ups: list[Up]) -> None:
     api_port, ui_port = two_free_ports()
 
-    first = Up(data_dir, api_port, ui_port)
+    first = Up(data_dir, api_port, ui_port, "--demo-scale", "small")
     ups.append(first)
     first.wait_ready()
     passwords = PASSWORD_LINE.findall(first.output)
-    assert len(passwords) == 1, first.output
+    assert len(passwords) == 2, first.output  # the first workspace's admin, then the demo users'
     assert "admin@example.com" in first.output
     assert f"http://127.0.0.1:{ui_port}" in first.output
     assert f"http://127.0.0.1:{api_port}/api/v1/docs" in first.output
     response = first.login("admin@example.com", passwords[0])
     assert response.status_code == 200, response.text
+    assert "demo workspace 'Acme Demo' (slug acme-demo, small" in first.output
+    truth = json.loads((data_dir / "demo" / "acme-demo.truth.json").read_text())
+    rep = next(user for user in truth["users"] if user["role"] == "rep")
+    response = first.login(rep["email"], passwords[1], tenant="acme-demo")
+    assert response.status_code == 200, response.text
+    token = response.json()["data"]["accessToken"]
+    contacts = httpx.get(
+        f"{first.api}/api/v1/contacts", headers={"Authorization": f"Bearer {token}"}, params={"limit": 5}, timeout=30
+    )
+    assert contacts.status_code == 200, contacts.text
+    assert {c["ownerId"] for c in contacts.json()["data"]} == {rep["id"]}
     pids = first.descendants()
     assert len(pids) >= 5  # API, UI, worker, postgres, redis-server
 
@@ -215,8 +227,10 @@ def test_up_first_run_then_restart_keeps_the_data(data_dir: Path, ups: list[Up])
     ups.append(second)
     second.wait_ready()
     assert not PASSWORD_LINE.search(second.output), second.output
+    assert "demo workspace" not in second.output  # the demo is loaded on the first run only
     response = second.login("admin@example.com", passwords[0])
     assert response.status_code == 200, response.text
+    assert second.login(rep["email"], passwords[1], tenant="acme-demo").status_code == 200
     pids = second.descendants()
     assert second.interrupt() == 0, second.output
     assert not wait_gone(pids), second.output

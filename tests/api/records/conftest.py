@@ -8,6 +8,7 @@ their own records on top and assert only about those, so they never depend on ea
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -30,7 +31,7 @@ from core.tasks.schemas import TaskCreate
 from core.users import service as users
 from core.users.schemas import TeamCreate
 from tests.api.conftest import API, add_role, assert_error, login_headers, make_client, owner_count
-from tests.factories import PASSWORD, TenantWorld, create_tenant
+from tests.factories import PASSWORD, TenantWorld, create_tenant, quiesce
 
 
 def add_contact(world: TenantWorld, owner: UUID, first: str = "Ada", last: str = "Tester") -> UUID:
@@ -82,7 +83,7 @@ class RecordWorlds:
 
 
 @pytest.fixture(scope="package")
-def rworlds(api_app) -> RecordWorlds:
+def rworlds(api_app) -> Iterator[RecordWorlds]:
     client = make_client(api_app)
     home, away = create_tenant(), create_tenant()
     found = RecordWorlds(home, away)
@@ -133,7 +134,9 @@ def rworlds(api_app) -> RecordWorlds:
             ).id,
         }
     found.away_headers = login_headers(client, away.admin_email, away.slug)
-    return found
+    yield found
+    quiesce(home.tenant_id)
+    quiesce(away.tenant_id)
 
 
 def fill(path: str, ids: dict[str, UUID]) -> str:

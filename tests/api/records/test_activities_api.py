@@ -23,6 +23,10 @@ ENDPOINTS = [
     ("GET", "/activities/{activity}", None, "activities:read", "guest"),
     ("PATCH", "/activities/{activity}", {"subject": "Hijacked"}, "activities:update", "read_only"),
     ("DELETE", "/activities/{activity}", None, "activities:delete", "read_only"),
+    ("PUT", "/activities/{activity}", CALL, "activities:update", "read_only"),
+    ("POST", "/activities/bulk", {"activities": [CALL]}, "activities:create", "read_only"),
+    ("PATCH", "/activities/bulk", {"ids": [], "updates": {"outcome": "x"}}, "activities:update", "read_only"),
+    ("DELETE", "/activities/bulk", {"ids": []}, "activities:delete", "guest"),
 ]
 WITH_ID = [e for e in ENDPOINTS if "{" in e[1]]
 
@@ -181,3 +185,104 @@ def test_filters_sort_fields_and_cursor(client, rworlds):
     assert assert_error(resp, 400)["details"][0]["field"] == "occurredAt"
     resp = client.get(f"{API}/activities", params={"outcome[isnull]": "maybe"}, headers=admin)
     assert assert_error(resp, 400)["details"][0]["field"] == "outcome[isnull]"
+
+
+# PUT and bulk ---------------------------------------------------------------------------------------------
+
+
+def test_put_replaces_the_whole_activity_and_resets_what_is_left_out(client, rworlds):
+    rep = rworlds.headers["rep"]
+    contact = str(rworlds.contact())
+    full = {
+        "type": "meeting",
+        "subject": "Kick-off",
+        "body": "Agenda",
+        "direction": "outbound",
+        "outcome": "booked",
+        "durationSeconds": 900,
+        "occurredAt": "2026-02-01T09:00:00Z",
+        "contactId": contact,
+        "dealId": str(rworlds.ids["deal"]),
+    }
+    activity = _log(client, rep, **full)
+    url = f"{API}/activities/{activity['id']}"
+    replaced = assert_success(
+        client.put(
+            url, json={"type": "email", "subject": "Follow-up 📧", "contactId": contact, "version": 1}, headers=rep
+        )
+    )
+    assert {k: replaced[k] for k in ("type", "subject", "body", "direction", "outcome", "durationSeconds")} == {
+        "type": "email",
+        "subject": "Follow-up 📧",
+        "body": None,
+        "direction": None,
+        "outcome": None,
+        "durationSeconds": None,
+    }
+    assert (replaced["dealId"], replaced["contactId"], replaced["version"]) == (None, contact, 2)
+    assert replaced["occurredAt"] == activity["occurredAt"] and replaced["ownerId"] == activity["ownerId"]
+    assert assert_success(client.get(url, headers=rep)) == replaced
+
+    error = assert_error(client.put(url, json={**full, "version": 1}, headers=rep), 409, "VERSION_CONFLICT")
+    assert error["details"]["currentVersion"] == 2
+    resp = client.put(url, json={"type": "call", "subject": "Orphan"}, headers=rep)
+    assert {d["field"] for d in assert_error(resp, 400, "VALIDATION_ERROR")["details"]} >= {"contactId"}
+    resp = client.put(
+        url, json={"type": "call", "subject": "x", "contactId": contact}, headers=rworlds.headers["other_rep"]
+    )
+    assert_error(resp, 404, "NOT_FOUND")
+    assert assert_success(client.get(url, headers=rep)) == replaced
+
+
+def test_bulk_create_update_delete_mix_good_and_bad_items(client, rworlds):
+    rep = rworlds.headers["rep"]
+    contact = str(rworlds.contact())
+    items = [
+        {"type": "call", "subject": "One", "contactId": contact},
+        {"type": "telegram", "subject": "Bad type", "contactId": contact},
+        {"type": "call", "subject": "Away", "contactId": str(rworlds.away_ids["contact"])},
+        {"type": "email", "subject": "Two 🚀", "contactId": contact, "occurredAt": "2026-03-03T10:00:00Z"},
+        "not an object",
+    ]
+    result = assert_success(client.post(f"{API}/activities/bulk", json={"activities": items}, headers=rep))
+    assert (result["created"], result["failed"]) == (2, 3)
+    assert [r["index"] for r in result["results"]] == [0, 1, 2, 3, 4]
+    assert [r["success"] for r in result["results"]] == [True, False, False, True, False]
+    assert result["results"][1]["error"]["code"] == "VALIDATION_ERROR"
+    assert result["results"][1]["error"]["details"][0]["field"] == "type"
+    assert result["results"][2]["error"]["details"][0]["field"] == "contactId"
+    created = [r["id"] for r in result["results"] if r["success"]]
+    listed = assert_paginated(client.get(f"{API}/activities", params={"contactId": contact}, headers=rep))[0]
+    assert {a["id"] for a in listed} == set(created)
+    assert _last_contacted(contact) is not None
+
+    someone_elses = _log(client, rworlds.headers["admin"], contactId=contact)["id"]
+    ids = [*created, someone_elses, str(rworlds.away_ids["activity"])]
+    body = {"ids": ids, "updates": {"outcome": "done"}}
+    result = assert_success(client.patch(f"{API}/activities/bulk", json=body, headers=rep))
+    assert (result["updated"], result["failed"]) == (2, 2)
+    assert [(r["id"], r["success"]) for r in result["results"]] == [
+        (created[0], True),
+        (created[1], True),
+        (someone_elses, False),
+        (str(rworlds.away_ids["activity"]), False),
+    ]
+    assert {r["error"]["code"] for r in result["results"] if not r["success"]} == {"NOT_FOUND"}
+    for activity_id in created:
+        got = assert_success(client.get(f"{API}/activities/{activity_id}", headers=rep))
+        assert (got["outcome"], got["version"]) == ("done", 2)
+    resp = client.patch(f"{API}/activities/bulk", json={"ids": created, "updates": {"version": 1}}, headers=rep)
+    assert_error(resp, 400, "VALIDATION_ERROR")
+    resp = client.patch(f"{API}/activities/bulk", json={"ids": created, "updates": {"subject": None}}, headers=rep)
+    result = assert_success(resp)
+    assert result["failed"] == 2 and result["results"][0]["error"]["details"][0]["field"] == "subject"
+
+    result = assert_success(client.request("DELETE", f"{API}/activities/bulk", json={"ids": ids}, headers=rep))
+    assert (result["deleted"], result["failed"]) == (2, 2)
+    assert_error(client.get(f"{API}/activities/{created[0]}", headers=rep), 404)
+    assert assert_success(client.get(f"{API}/activities/{someone_elses}", headers=rworlds.headers["admin"]))
+    assert _last_contacted(contact) is not None  # the admin's call remains
+
+    too_many = {"activities": [items[0]] * 101}
+    assert_error(client.post(f"{API}/activities/bulk", json=too_many, headers=rep), 400, "VALIDATION_ERROR")
+    assert_error(client.post(f"{API}/activities/bulk", json={"activities": []}, headers=rep), 400)

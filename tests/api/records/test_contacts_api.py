@@ -361,6 +361,8 @@ def test_a_failed_conversion_changes_nothing(client, rworlds):
     error = assert_error(client.post(url, json={"stageId": str(rworlds.away_ids["deal"])}, headers=rep), 400)
     assert "stageId" in str(error["details"])
     assert_error(client.post(url, json={"amount": -5}, headers=rep), 400)
+    error = assert_error(client.post(url, json={"currency": "AAA"}, headers=rep), 400)  # not an ISO 4217 code
+    assert "currency" in str(error["details"])
     assert_error(client.post(url, json={"version": 7}, headers=rep), 409, "VERSION_CONFLICT")
     assert owner_count("accounts", rworlds.home.tenant_id) == accounts_before
     assert owner_count("deals", rworlds.home.tenant_id) == deals_before

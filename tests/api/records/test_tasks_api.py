@@ -24,6 +24,10 @@ ENDPOINTS = [
     ("GET", "/tasks/{task}", None, "tasks:read", "guest"),
     ("PATCH", "/tasks/{task}", {"status": "done"}, "tasks:update", "read_only"),
     ("DELETE", "/tasks/{task}", None, "tasks:delete", "read_only"),
+    ("PUT", "/tasks/{task}", {"title": "Replaced"}, "tasks:update", "read_only"),
+    ("POST", "/tasks/bulk", {"tasks": [{"title": "Call back"}]}, "tasks:create", "read_only"),
+    ("PATCH", "/tasks/bulk", {"ids": [], "updates": {"status": "done"}}, "tasks:update", "read_only"),
+    ("DELETE", "/tasks/bulk", {"ids": []}, "tasks:delete", "guest"),
 ]
 WITH_ID = [e for e in ENDPOINTS if "{" in e[1]]
 
@@ -158,3 +162,77 @@ def test_scope_overdue_filters_and_cursor(client, rworlds):
     assert assert_error(resp, 400)["details"][0]["field"] == "overdue"
     resp = client.get(f"{API}/tasks", params={"sort": "overdue"}, headers=admin)
     assert assert_error(resp, 400)["details"][0]["field"] == "overdue"
+
+
+# PUT and bulk ---------------------------------------------------------------------------------------------
+
+
+def test_put_replaces_the_whole_task_and_resets_what_is_left_out(client, rworlds):
+    rep = rworlds.headers["rep"]
+    deal = str(rworlds.ids["deal"])
+    task = _task(client, rep, description="Bring the contract", dueAt=_when(-1), priority="urgent", dealId=deal)
+    url = f"{API}/tasks/{task['id']}"
+    done = assert_success(client.patch(url, json={"status": "done"}, headers=rep))
+    assert done["completedAt"] and _completed_events(task["id"]) == 1
+
+    replaced = assert_success(client.put(url, json={"title": "Send 见积 📄", "version": 2}, headers=rep))
+    assert {k: replaced[k] for k in ("title", "description", "dueAt", "priority", "status", "completedAt")} == {
+        "title": "Send 见积 📄",
+        "description": None,
+        "dueAt": None,
+        "priority": "normal",
+        "status": "open",
+        "completedAt": None,
+    }
+    assert (replaced["dealId"], replaced["assigneeId"], replaced["version"]) == (None, task["assigneeId"], 3)
+    assert assert_success(client.get(url, headers=rep)) == replaced
+
+    body = {"title": "Done again", "status": "done", "assigneeId": str(rworlds.users["manager"]), "version": 3}
+    again = assert_success(client.put(url, json=body, headers=rworlds.headers["admin"]))
+    assert again["completedAt"] and again["assigneeId"] == str(rworlds.users["manager"])
+    assert _completed_events(task["id"]) == 2
+    admin = rworlds.headers["admin"]
+    error = assert_error(client.put(url, json={"title": "Stale", "version": 3}, headers=admin), 409, "VERSION_CONFLICT")
+    assert error["details"]["currentVersion"] == 4
+    assert_error(client.put(url, json={"priority": "low"}, headers=admin), 400, "VALIDATION_ERROR")
+    assert_error(client.put(url, json={"title": "Mine now"}, headers=rep), 404)  # assigned away: out of scope
+
+
+def test_bulk_create_update_delete_mix_good_and_bad_items(client, rworlds):
+    rep = rworlds.headers["rep"]
+    deal = str(rworlds.ids["deal"])
+    items = [
+        {"title": "One", "dealId": deal, "dueAt": _when(1)},
+        {"title": ""},
+        {"title": "Elsewhere", "dealId": str(rworlds.away_ids["deal"])},
+        {"title": "Two", "dealId": deal, "priority": "high"},
+        {"title": "Three", "colour": "red"},
+    ]
+    result = assert_success(client.post(f"{API}/tasks/bulk", json={"tasks": items}, headers=rep))
+    assert (result["created"], result["failed"]) == (2, 3)
+    assert [r["success"] for r in result["results"]] == [True, False, False, True, False]
+    assert [r["error"]["details"][0]["field"] for r in result["results"] if not r["success"]] == [
+        "title",
+        "dealId",
+        "colour",
+    ]
+    created = [r["id"] for r in result["results"] if r["success"]]
+
+    hidden = _task(client, rworlds.headers["admin"], assigneeId=str(rworlds.users["other_rep"]))["id"]
+    ids = [*created, hidden, str(rworlds.away_ids["task"])]
+    result = assert_success(
+        client.patch(f"{API}/tasks/bulk", json={"ids": ids, "updates": {"status": "done"}}, headers=rep)
+    )
+    assert (result["updated"], result["failed"]) == (2, 2)
+    assert [r["success"] for r in result["results"]] == [True, True, False, False]
+    assert {r["error"]["code"] for r in result["results"] if not r["success"]} == {"NOT_FOUND"}
+    assert [_completed_events(t) for t in created] == [1, 1]
+    resp = client.patch(f"{API}/tasks/bulk", json={"ids": created, "updates": {"version": 2}}, headers=rep)
+    assert_error(resp, 400, "VALIDATION_ERROR")
+
+    result = assert_success(client.request("DELETE", f"{API}/tasks/bulk", json={"ids": ids}, headers=rep))
+    assert (result["deleted"], result["failed"]) == (2, 2)
+    assert_error(client.get(f"{API}/tasks/{created[1]}", headers=rep), 404)
+    assert_success(client.get(f"{API}/tasks/{hidden}", headers=rworlds.headers["admin"]))
+    resp = client.post(f"{API}/tasks/bulk", json={"tasks": [items[0]] * 101}, headers=rep)
+    assert_error(resp, 400, "VALIDATION_ERROR")
