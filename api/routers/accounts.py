@@ -11,8 +11,17 @@ from api.lists import ListParams, list_doc, list_response, partial_of
 from api.routers.contacts import ContactItem
 from core.accounts import service as accounts
 from core.accounts.models import Account
-from core.accounts.schemas import AccountCreate, AccountRead, AccountReplace, AccountUpdate
+from core.accounts.schemas import (
+    AccountBulkCreate,
+    AccountBulkDelete,
+    AccountBulkUpdate,
+    AccountCreate,
+    AccountRead,
+    AccountReplace,
+    AccountUpdate,
+)
 from core.contacts import service as contacts
+from core.contacts.schemas import BulkCreated, BulkDeleted, BulkUpdated
 from core.deals.schemas import DealRead
 from core.records import export
 
@@ -56,6 +65,42 @@ def create_account(body: AccountCreate, actor: CurrentActor, session: SessionDep
     account = accounts.create(session, actor, body)
     response.headers["Location"] = f"/api/v1/accounts/{account.id}"
     return ok(accounts.to_read(session, actor, account).model_dump(mode="json", by_alias=True))
+
+
+# Bulk routes come before /{account_id}, which would otherwise claim the path "bulk".
+
+
+@router.post(
+    "/bulk",
+    response_model=Envelope[BulkCreated],
+    dependencies=[requires("accounts", "create")],
+    responses=ERRORS,
+)
+def bulk_create_accounts(body: AccountBulkCreate, actor: CurrentActor, session: SessionDep) -> dict:
+    """Create up to 100 accounts, each validated and created on its own with its own result."""
+    return ok(accounts.bulk_create(session, actor, body.accounts).summary("created"))
+
+
+@router.patch(
+    "/bulk",
+    response_model=Envelope[BulkUpdated],
+    dependencies=[requires("accounts", "update")],
+    responses=ERRORS,
+)
+def bulk_update_accounts(body: AccountBulkUpdate, actor: CurrentActor, session: SessionDep) -> dict:
+    """Apply the same changes to up to 100 accounts, each with its own result (one you cannot see is 404)."""
+    return ok(accounts.bulk_update(session, actor, body.ids, body.updates).summary("updated"))
+
+
+@router.delete(
+    "/bulk",
+    response_model=Envelope[BulkDeleted],
+    dependencies=[requires("accounts", "delete")],
+    responses=ERRORS,
+)
+def bulk_delete_accounts(body: AccountBulkDelete, actor: CurrentActor, session: SessionDep) -> dict:
+    """Soft-delete up to 100 accounts, each with its own result (one you cannot see is 404)."""
+    return ok(accounts.bulk_delete(session, actor, body.ids).summary("deleted"))
 
 
 @router.get("/export", **export_options("accounts"))

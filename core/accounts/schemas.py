@@ -191,3 +191,31 @@ class AccountRead(ReadSchema):
     created_at: datetime
     updated_at: datetime
     version: int
+
+
+MAX_BULK = 100
+
+
+class AccountBulkCreate(Schema):
+    accounts: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BULK,
+        description=f"Up to {MAX_BULK} accounts, each as for POST /accounts; each is validated and created on "
+        "its own, so a bad one never stops the others.",
+    )
+
+
+class AccountBulkUpdate(Schema):
+    ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)
+    updates: AccountUpdate
+
+    @field_validator("updates")
+    @classmethod
+    def _no_version(cls, value: AccountUpdate) -> AccountUpdate:
+        if value.version is not None:
+            raise ValueError("version applies to one record; use PATCH /accounts/{id}")
+        return value
+
+
+class AccountBulkDelete(Schema):
+    ids: list[UUID] = Field(min_length=1, max_length=MAX_BULK)

@@ -28,7 +28,7 @@ from core.deals.schemas import DealRead
 from core.errors import NotFound, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
-from core.records import listing
+from core.records import bulk, listing
 from core.records.owners import resolve_owner
 from core.records.query import FieldSpec
 from core.versioning import check_version
@@ -286,3 +286,29 @@ def delete(session: Session, actor: Actor, account_id: UUID) -> None:
         entity_id=account.id,
         payload={"id": str(account.id), "name": account.name},
     )
+
+
+# Bulk ----------------------------------------------------------------------------------------------------
+
+
+def bulk_create(session: Session, actor: Actor, items: Sequence[Mapping[str, Any]]) -> bulk.BulkOutcome:
+    """Create each item (validated as for `create`) in its own savepoint; bad items become error results."""
+    actor.require(ENTITY, "create")
+    bulk.check_size(items, field="accounts")
+    return bulk.run_each(session, items, lambda item: create(session, actor, AccountCreate.model_validate(item)).id)
+
+
+def bulk_update(session: Session, actor: Actor, ids: Sequence[UUID], updates: AccountUpdate) -> bulk.BulkOutcome:
+    """Apply the same PATCH to each account; one the actor cannot see is a per-item 404."""
+    actor.require(ENTITY, "update")
+    bulk.check_size(ids, field="ids")
+    return bulk.run_each(
+        session, ids, lambda account_id: update(session, actor, account_id, updates).id, key=lambda i: i
+    )
+
+
+def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.BulkOutcome:
+    """Soft-delete each account; one the actor cannot see is a per-item 404."""
+    actor.require(ENTITY, "delete")
+    bulk.check_size(ids, field="ids")
+    return bulk.delete_each(session, ids, lambda record_id: delete(session, actor, record_id))

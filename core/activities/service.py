@@ -341,8 +341,4 @@ def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.Bul
     actor.require("activities", "delete")
     bulk.check_size(ids, field="ids")
 
-    def work(activity_id: UUID) -> UUID:
-        delete(session, actor, activity_id)
-        return activity_id
-
-    return bulk.run_each(session, ids, work, key=lambda i: i)
+    return bulk.delete_each(session, ids, lambda record_id: delete(session, actor, record_id))

@@ -314,11 +314,7 @@ def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.Bul
     actor.require(ENTITY, "delete")
     bulk.check_size(ids, field="ids")
 
-    def work(contact_id: UUID) -> UUID:
-        delete(session, actor, contact_id)
-        return contact_id
-
-    return bulk.run_each(session, ids, work, key=lambda contact_id: contact_id)
+    return bulk.delete_each(session, ids, lambda record_id: delete(session, actor, record_id))
 
 
 # Conversion ----------------------------------------------------------------------------------------------

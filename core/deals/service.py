@@ -755,8 +755,4 @@ def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> dict[str
     actor.require("deals", "delete")
     bulk.check_size(ids, field="ids")
 
-    def work(deal_id: UUID) -> UUID:
-        delete(session, actor, deal_id)
-        return deal_id
-
-    return bulk.run_each(session, ids, work, key=lambda i: i).summary("deleted")
+    return bulk.delete_each(session, ids, lambda record_id: delete(session, actor, record_id)).summary("deleted")

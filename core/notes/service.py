@@ -192,8 +192,4 @@ def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.Bul
     actor.require("notes", "delete")
     bulk.check_size(ids, field="ids")
 
-    def work(note_id: UUID) -> UUID:
-        delete(session, actor, note_id)
-        return note_id
-
-    return bulk.run_each(session, ids, work, key=lambda i: i)
+    return bulk.delete_each(session, ids, lambda record_id: delete(session, actor, record_id))

@@ -123,3 +123,13 @@ def run_each(
         else:
             results.append(ItemResult(index, True, id=record_id))
     return BulkOutcome(results)
+
+
+def delete_each(session: Session, ids: Sequence[UUID], delete: Callable[[UUID], None]) -> BulkOutcome:
+    """`delete(id)` for every id, each in its own savepoint; a failure names the id the client sent."""
+
+    def work(record_id: UUID) -> UUID:
+        delete(record_id)
+        return record_id
+
+    return run_each(session, ids, work, key=lambda record_id: record_id)

@@ -200,8 +200,4 @@ def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.Bul
     actor.require("tasks", "delete")
     bulk.check_size(ids, field="ids")
 
-    def work(task_id: UUID) -> UUID:
-        delete(session, actor, task_id)
-        return task_id
-
-    return bulk.run_each(session, ids, work, key=lambda i: i)
+    return bulk.delete_each(session, ids, lambda record_id: delete(session, actor, record_id))

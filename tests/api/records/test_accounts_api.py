@@ -25,6 +25,9 @@ ENDPOINTS = [
     ("GET", "/accounts/{account}/contacts", None, "accounts:read", "guest"),
     ("GET", "/accounts/{account}/deals", None, "accounts:read", "guest"),
     ("GET", "/accounts/{account}/children", None, "accounts:read", "guest"),
+    ("POST", "/accounts/bulk", {"accounts": [COMPANY]}, "accounts:create", "read_only"),
+    ("PATCH", "/accounts/bulk", {"ids": [], "updates": {"industry": "X"}}, "accounts:update", "read_only"),
+    ("DELETE", "/accounts/bulk", {"ids": []}, "accounts:delete", "rep"),
 ]
 WITH_ID = [e for e in ENDPOINTS if "{" in e[1]]
 
@@ -213,3 +216,32 @@ def test_filters_sort_fields_search_and_cursor(client, rworlds):
         client.get(f"{API}/accounts", params={"revenue[gte]": "1", "sort": "vibe"}, headers=admin), 400
     )
     assert {d["field"] for d in error["details"]} == {"revenue[gte]", "vibe"}
+
+
+def test_bulk_create_update_delete_report_each_item(client, rworlds):
+    rep, manager = rworlds.headers["rep"], rworlds.headers["manager"]
+    tag = secrets.token_hex(4)
+    items = [{"name": f"Good {tag}", "tags": [tag]}, {"name": ""}, "not an object", {"name": f"Fine {tag}"}]
+    data = assert_success(client.post(f"{API}/accounts/bulk", json={"accounts": items}, headers=rep))
+    assert (data["created"], data["failed"]) == (2, 2)
+    assert [r["success"] for r in data["results"]] == [True, False, False, True]
+    assert data["results"][1]["error"]["details"][0]["field"] == "name"
+    good = [data["results"][0]["id"], data["results"][3]["id"]]
+    away = str(rworlds.away_ids["account"])
+    before = snapshot("account", rworlds.away_ids["account"])
+
+    body = {"ids": [good[0], away, good[1]], "updates": {"industry": "Robotics"}}
+    data = assert_success(client.patch(f"{API}/accounts/bulk", json=body, headers=rep))
+    assert (data["updated"], data["failed"]) == (2, 1)
+    assert data["results"][1]["error"]["code"] == "NOT_FOUND"
+    assert assert_success(client.get(f"{API}/accounts/{good[1]}", headers=rep))["industry"] == "Robotics"
+    versioned = {"ids": good, "updates": {"version": 1}}
+    assert_error(client.patch(f"{API}/accounts/bulk", json=versioned, headers=rep), 400)
+
+    data = assert_success(
+        client.request("DELETE", f"{API}/accounts/bulk", json={"ids": [good[0], away]}, headers=manager)
+    )
+    assert (data["deleted"], data["failed"]) == (1, 1)
+    assert_error(client.get(f"{API}/accounts/{good[0]}", headers=rep), 404)
+    assert snapshot("account", rworlds.away_ids["account"]) == before
+    assert_error(client.post(f"{API}/accounts/bulk", json={"accounts": [COMPANY] * 101}, headers=rep), 400)
