@@ -104,6 +104,8 @@ tenant_cli = typer.Typer(no_args_is_help=True, help="Workspaces (tenants).")
 user_cli = typer.Typer(no_args_is_help=True, help="Users of a workspace.")
 cli.add_typer(tenant_cli, name="tenant")
 cli.add_typer(user_cli, name="user")
+etl_cli = typer.Typer(no_args_is_help=True, help="The analytics warehouse (DuckDB, one per workspace).")
+cli.add_typer(etl_cli, name="etl")
 app = cli  # the Typer application, for `typer.testing.CliRunner().invoke(app, [...])`
 
 
@@ -253,6 +255,44 @@ def status(
         typer.echo("error: " + " ".join(error.split()), err=True)
     if not report.healthy:
         raise typer.Exit(1)
+
+
+# etl ---------------------------------------------------------------------------------------------------------
+
+
+@etl_cli.command("run")
+def etl_run(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Workspace slug [default: every active workspace]")
+    ] = None,
+    full: Annotated[bool, typer.Option("--full", help="Rebuild from nothing instead of loading what changed.")] = False,
+) -> None:
+    """Load the warehouse now (what changed since the last load, or everything with --full)."""
+    from sqlalchemy import text
+
+    from core.db import unit_of_work
+    from core.tenants.service import lookup_slug
+    from etl import pipeline
+
+    with services_for_command(database=True, redis=True):
+        _require_schema_current()
+        with unit_of_work() as session:
+            if tenant is None:
+                rows = session.execute(text("SELECT id FROM cf_active_tenant_ids()"))
+                targets = [(row.id, str(row.id)) for row in rows]
+            else:
+                found = lookup_slug(session, tenant)
+                if found is None:
+                    _fail(f"No workspace with slug '{tenant}'")
+                targets = [(found[0], tenant)]
+        for tenant_id, label in targets:
+            result = pipeline.run(tenant_id, full=full, trigger="manual")
+            kind = "full" if result.full else "incremental"
+            tables = ", ".join(f"{name} {stats.rows_out:,}" for name, stats in result.tables.items() if stats.rows_out)
+            typer.echo(
+                f"{label}: {kind} load, version {result.version}, {result.rows_in:,} rows read,"
+                f" {result.rows_out:,} written in {result.seconds:.2f} s" + (f" ({tables})" if tables else "")
+            )
 
 
 # tenant / user -----------------------------------------------------------------------------------------

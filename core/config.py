@@ -86,8 +86,26 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(2, alias="CLIENTFORGE_WORKER_CONCURRENCY")
     worker_heartbeat_seconds: float = Field(5.0, alias="CLIENTFORGE_WORKER_HEARTBEAT")
     worker_stalled_seconds: float = Field(30.0, alias="CLIENTFORGE_WORKER_STALLED_AFTER")
-    # Extra modules whose job handlers the worker loads (comma separated).
-    job_modules: Annotated[list[str], NoDecode] = Field(default_factory=list, alias="CLIENTFORGE_JOB_MODULES")
+    # Modules outside core/ whose job handlers and periodic tasks the worker loads (comma separated).
+    job_modules: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["etl.tasks"], alias="CLIENTFORGE_JOB_MODULES"
+    )
+
+    # The warehouse: a periodic load of every tenant, and one soon after a change (debounced: changes of the
+    # next `etl_debounce_seconds` ride along). Incremental loads re-read `etl_overlap_seconds` before the
+    # watermark, for rows of transactions that committed after a load had passed their timestamps.
+    etl_interval_seconds: int = Field(300, alias="CLIENTFORGE_ETL_INTERVAL", ge=10)
+    etl_debounce_seconds: int = Field(20, alias="CLIENTFORGE_ETL_DEBOUNCE", ge=0, le=50)
+    etl_overlap_seconds: int = Field(900, alias="CLIENTFORGE_ETL_OVERLAP", ge=0)
+    etl_run_retention_days: int = Field(30, alias="CLIENTFORGE_ETL_RUN_RETENTION_DAYS", ge=1)
+
+    # Outgoing mail (scheduled reports). Unset host: nothing is sent and schedules record why.
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(587, alias="SMTP_PORT")
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: SecretStr | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
+    smtp_from: str = Field("ClientForge <reports@localhost>", alias="SMTP_FROM")
 
     log_level: str = Field("INFO", alias="CLIENTFORGE_LOG_LEVEL")
 

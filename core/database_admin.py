@@ -40,6 +40,8 @@ APP_FUNCTIONS = (
     "cf_tenant_count",
     "cf_actor",
     "cf_claim_events",
+    "cf_active_tenant_ids",
+    "cf_claim_due_report_schedules",
 )
 APP_FUNCTION_PREFIXES = ("cf_audit_", "procrastinate_")
 READ_ONLY_TABLES = ("permissions",)

@@ -2,6 +2,7 @@
 
 from core.accounts.models import Account
 from core.activities.models import Activity
+from core.analytics.models import Dashboard, DashboardWidget, EtlRun, Report, ReportSchedule
 from core.audit.models import AuditLog
 from core.auth.models import ApiKey
 from core.contacts.models import Contact
@@ -25,6 +26,9 @@ __all__ = [
     "Activity",
     "ApiKey",
     "AuditLog",
+    "Dashboard",
+    "DashboardWidget",
+    "EtlRun",
     "Base",
     "Contact",
     "CustomField",
@@ -38,6 +42,8 @@ __all__ = [
     "ImportRow",
     "Job",
     "Note",
+    "Report",
+    "ReportSchedule",
     "Permission",
     "Pipeline",
     "Role",

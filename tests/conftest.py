@@ -14,6 +14,9 @@ import pytest
 os.environ["CLIENTFORGE_ENV"] = "test"
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="cf-test-"))
 os.environ.setdefault("CLIENTFORGE_DATA_DIR", str(_RUN_DIR / "data"))
+# The warehouse's handlers (etl.tasks) react to every change; tests of other features must not wait for loads.
+# The warehouse tests import etl.tasks themselves.
+os.environ.setdefault("CLIENTFORGE_JOB_MODULES", "")
 
 
 def _start_services() -> tuple[str, str, object | None]:

@@ -22,6 +22,7 @@ class Account(
         Index("ix_accounts_tenant_name", "tenant_id", "name", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_accounts_tenant_domain", "tenant_id", "domain", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_accounts_tenant_parent", "tenant_id", "parent_id"),
+        Index("ix_accounts_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark
         Index(
             "ix_accounts_tenant_created", "tenant_id", "created_at", "id", postgresql_where=text("deleted_at IS NULL")
         ),

@@ -24,6 +24,7 @@ class Activity(IdMixin, TenantMixin, OwnedMixin, TimestampMixin, SoftDeleteMixin
         Index("ix_activities_tenant_deal", "tenant_id", "deal_id", "occurred_at"),
         Index("ix_activities_tenant_owner", "tenant_id", "owner_id", "occurred_at"),
         Index("ix_activities_tenant_occurred", "tenant_id", "occurred_at"),
+        Index("ix_activities_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark
         CheckConstraint(f"type IN {ACTIVITY_TYPES}", name="ck_activities_type"),
         CheckConstraint(f"direction IS NULL OR direction IN {DIRECTIONS}", name="ck_activities_direction"),
         CheckConstraint("duration_seconds IS NULL OR duration_seconds >= 0", name="ck_activities_duration"),

@@ -23,6 +23,7 @@ class Contact(
     __table_args__ = (
         Index("ix_contacts_tenant_owner", "tenant_id", "owner_id", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_contacts_tenant_account", "tenant_id", "account_id"),
+        Index("ix_contacts_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark
         Index(
             "ix_contacts_tenant_email",
             "tenant_id",

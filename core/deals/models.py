@@ -36,6 +36,7 @@ class Deal(IdMixin, TenantMixin, OwnedMixin, TagsMixin, TimestampMixin, SoftDele
         ),
         Index("ix_deals_tenant_close", "tenant_id", "expected_close_date", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_deals_tenant_account", "tenant_id", "account_id"),
+        Index("ix_deals_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark
         Index("ix_deals_tenant_contact", "tenant_id", "contact_id"),
         Index("ix_deals_tenant_created", "tenant_id", "created_at", "id", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_deals_tags", "tags", postgresql_using="gin"),

@@ -23,6 +23,7 @@ _subscribers: dict[str, list[str]] = defaultdict(list)
 # transaction (bound to the tenant) before it starts the job: (session, tenant_id, event_type) -> bool.
 Interest = Callable[[Session, UUID, str], bool]
 _interest: dict[str, Interest] = {}
+_debounce: dict[str, Callable[[], int]] = {}
 
 DISPATCH_TASK = "core.events.dispatch"
 _WAKE_DISPATCHER = text(
@@ -40,17 +41,35 @@ _INSERT_EVENTS = text(
 )
 
 
-def subscribe(event_type: str, job_kind: str, *, when: Interest | None = None) -> None:
+def subscribe(
+    event_type: str,
+    job_kind: str,
+    *,
+    when: Interest | None = None,
+    debounce_seconds: Callable[[], int] | None = None,
+) -> None:
     """Run job `job_kind` (with params {"event_id", "type", "entity_id", ...}) for each `event_type` event.
 
     `event_type` may be `*` for every event. Registered at import time by the modules that react. `when`, if
     given, is asked per tenant and event type first, so that a tenant with nothing to react (no webhooks) costs
     no job per event: an import of 100,000 contacts would otherwise queue 100,000 jobs that do nothing.
+
+    With `debounce_seconds`, the reaction is not per event but per tenant and time window: one job (params
+    `{"trigger": "event"}`) at the end of the window in which events arrived, for work that catches up on
+    everything at once (the warehouse load).
     """
     if job_kind not in _subscribers[event_type]:
         _subscribers[event_type].append(job_kind)
     if when is not None:
         _interest[job_kind] = when
+    if debounce_seconds is not None:
+        _debounce[job_kind] = debounce_seconds
+
+
+def debounce_window(job_kind: str) -> int | None:
+    """The debounce window (seconds) of a debounced subscriber, None for a per-event one."""
+    window = _debounce.get(job_kind)
+    return None if window is None else window()
 
 
 def interested(session: Session, tenant_id: UUID, event_type: str, job_kind: str) -> bool:

@@ -279,7 +279,7 @@ def dispatch_events(batch_size: int = 100) -> int:
     Claim and jobs commit together (or not at all); the jobs' dedupe keys make a repeated delivery harmless.
     Returns the number of events dispatched.
     """
-    from core.events.service import interested, subscribers
+    from core.events.service import debounce_window, interested, subscribers
     from core.jobs import service
 
     registry.load_handler_modules()
@@ -295,6 +295,11 @@ def dispatch_events(batch_size: int = 100) -> int:
                     if key not in wanted:
                         wanted[key] = interested(session, row.tenant_id, row.type, kind)
                     if not wanted[key]:
+                        continue
+                    window = debounce_window(kind)
+                    if window is not None:
+                        wanted[key] = False  # one debounced job per tenant, type and kind is enough
+                        service.debounce(session, tenant_id=row.tenant_id, kind=kind, window_seconds=window)
                         continue
                     service.react(
                         session,
@@ -382,7 +387,10 @@ async def retry_stalled(timestamp: int) -> int:
 
 
 def _every(seconds: int) -> str:
-    return f"* * * * * */{max(1, min(59, seconds))}"
+    """A cron for "every `seconds`": seconds under a minute, else whole minutes (under an hour)."""
+    if seconds < 60:
+        return f"* * * * * */{max(1, seconds)}"
+    return f"*/{max(1, min(59, seconds // 60))} * * * *"
 
 
 @lru_cache
@@ -403,7 +411,23 @@ def get_app() -> procrastinate.App:
     stalled_task = app.task(name=RETRY_STALLED_TASK, queue=QUEUE)(retry_stalled)
     # Look for stalled workers several times per stall window, at most every 5 s.
     app.periodic(cron=_every(min(5, int(settings.worker_stalled_seconds // 2))))(stalled_task)
+    registry.load_handler_modules()
+    for spec in registry.periodic_specs():
+        task = app.task(name=spec.name, queue=QUEUE)(_periodic_runner(spec))
+        app.periodic(cron=_every(spec.every_seconds()))(task)
     return app
+
+
+def _periodic_runner(spec: registry.PeriodicSpec) -> Any:
+    def run(timestamp: int) -> Any:
+        token = set_context(RequestContext(request_id=f"periodic-{spec.name}", via="worker"))
+        try:
+            return spec.fn(timestamp)
+        finally:
+            reset_context(token)
+
+    run.__name__ = run.__qualname__ = spec.name.replace(".", "_")
+    return run
 
 
 def _worker_options(concurrency: int | None) -> dict[str, Any]:
@@ -456,11 +480,15 @@ _PENDING = text(
 )
 
 
+def _periodic_names() -> list[str]:
+    return [*PERIODIC_TASKS, *(spec.name for spec in registry.periodic_specs())]
+
+
 def _pending(within: float) -> int:
     with app_engine().connect() as conn:
         return int(
             conn.execute(
-                _PENDING, {"queue": QUEUE, "periodic": list(PERIODIC_TASKS), "within": max(within, 0.0)}
+                _PENDING, {"queue": QUEUE, "periodic": _periodic_names(), "within": max(within, 0.0)}
             ).scalar_one()
         )
 

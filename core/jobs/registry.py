@@ -85,6 +85,32 @@ def handler(kind: str, *, max_attempts: int = 5, backoff_seconds: float = 2.0) -
     return register
 
 
+@dataclass(frozen=True)
+class PeriodicSpec:
+    name: str
+    fn: Callable[[int], Any]
+    every_seconds: Callable[[], int]
+
+
+_periodic: dict[str, PeriodicSpec] = {}
+
+
+def periodic(name: str, *, every_seconds: Callable[[], int]) -> Callable[[Callable[[int], Any]], Callable[[int], Any]]:
+    """Register `fn(timestamp)` to run in the worker every `every_seconds()` seconds (read when the worker starts,
+    so a setting can say how often). Periodic work runs with no tenant and no actor: it should only look for
+    what is due and queue jobs (per tenant) for it, which carry the retries, the log and the permissions."""
+
+    def register(fn: Callable[[int], Any]) -> Callable[[int], Any]:
+        _periodic[name] = PeriodicSpec(name, fn, every_seconds)
+        return fn
+
+    return register
+
+
+def periodic_specs() -> list[PeriodicSpec]:
+    return list(_periodic.values())
+
+
 def get_handler(kind: str) -> HandlerSpec | None:
     return _handlers.get(kind)
 

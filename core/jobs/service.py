@@ -147,6 +147,32 @@ def react(
     return _insert(session, tenant_id, None, None, kind, params, None, f"event:{event_id}:{kind}")
 
 
+def enqueue_system(
+    session: Session,
+    *,
+    tenant_id: UUID,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    run_at: datetime | None = None,
+    dedupe_key: str | None = None,
+) -> Job:
+    """A job of the platform itself for a tenant (no creator: it runs as the system actor), such as the periodic
+    warehouse load. Callers are the worker's own periodic tasks and event dispatch, never a user request."""
+    return _insert(session, tenant_id, None, None, kind, _json(params), run_at, dedupe_key)
+
+
+def debounce(session: Session, *, tenant_id: UUID, kind: str, window_seconds: int) -> Job:
+    """The one system job of `kind` for the tenant that runs at the end of the current `window_seconds` window
+    (at once, with a window of 0): whatever else asks for it within the window gets the same job."""
+    params = {"trigger": "event"}
+    if window_seconds <= 0:
+        return enqueue_system(session, tenant_id=tenant_id, kind=kind, params=params)
+    window = int(datetime.now(UTC).timestamp()) // window_seconds
+    run_at = datetime.fromtimestamp((window + 1) * window_seconds, UTC)
+    key = f"{kind}:debounce:{window_seconds}:{window}"
+    return enqueue_system(session, tenant_id=tenant_id, kind=kind, params=params, run_at=run_at, dedupe_key=key)
+
+
 def get(session: Session, actor: Actor, job_id: UUID) -> Job:
     """A job the actor may see: own/team/all scope applies through `created_by`."""
     actor.require("jobs", "read")

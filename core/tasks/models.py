@@ -36,6 +36,7 @@ class Task(IdMixin, TenantMixin, TimestampMixin, SoftDeleteMixin, VersionMixin, 
         Index("ix_tasks_tenant_contact", "tenant_id", "contact_id"),
         Index("ix_tasks_tenant_account", "tenant_id", "account_id"),
         Index("ix_tasks_tenant_deal", "tenant_id", "deal_id"),
+        Index("ix_tasks_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark
         CheckConstraint(f"priority IN {PRIORITIES}", name="ck_tasks_priority"),
         CheckConstraint(f"status IN {STATUSES}", name="ck_tasks_status"),
         CheckConstraint("(status = 'done') = (completed_at IS NOT NULL)", name="ck_tasks_completed_at"),

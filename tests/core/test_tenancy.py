@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -22,11 +24,16 @@ from core.models import (
     Contact,
     CustomField,
     CustomFieldValue,
+    Dashboard,
+    DashboardWidget,
     Deal,
     DealStageHistory,
+    EtlRun,
     IdempotencyKey,
     Note,
     Pipeline,
+    Report,
+    ReportSchedule,
     Stage,
     Task,
     Webhook,
@@ -133,7 +140,17 @@ def _populate_records(world: TenantWorld) -> None:
             total_rows=1,
             created_by=owner,
         )
-        session.add_all([account, contact, deal, field, webhook, upload])
+        report = Report(
+            id=new_id(),
+            tenant_id=t,
+            name="Pipeline",
+            report_type="chart",
+            entity_type="deals",
+            spec={"entity": "deals"},
+            created_by=owner,
+        )
+        board = Dashboard(id=new_id(), tenant_id=t, name="Sales", created_by=owner)
+        session.add_all([account, contact, deal, field, webhook, upload, report, board])
         session.flush()
         session.add_all(
             [
@@ -157,6 +174,28 @@ def _populate_records(world: TenantWorld) -> None:
                 ),
                 ImportFile(import_id=upload.id, tenant_id=t, data=b"email\nx@y.z\n"),
                 ImportRow(id=new_id(), tenant_id=t, import_id=upload.id, row_number=2, outcome="failed", message="bad"),
+                DashboardWidget(
+                    id=new_id(),
+                    tenant_id=t,
+                    dashboard_id=board.id,
+                    report_id=report.id,
+                    widget_type="chart",
+                    position_x=0,
+                    position_y=0,
+                    width=6,
+                    height=4,
+                ),
+                ReportSchedule(
+                    id=new_id(),
+                    tenant_id=t,
+                    report_id=report.id,
+                    frequency="daily",
+                    time_of_day="08:00",
+                    timezone="UTC",
+                    recipients=["boss@example.com"],
+                    next_run_at=datetime.now(UTC) + timedelta(days=1),
+                ),
+                EtlRun(id=new_id(), tenant_id=t, trigger="manual", full=True, started_at=datetime.now(UTC)),
             ]
         )
 

@@ -1,0 +1,150 @@
+"""The warehouse load at scale: a full load of a demo workspace beside a raw COPY of the same tables, and an
+incremental load after 1,000 changed rows.
+
+Seeds the demo workspace (`--scale large` by default: ~1,000,000 contacts, ~300,000 deals, ~3,000,000
+activities; about 7 minutes here) into an embedded cluster kept under `--data-dir` (reused by later runs), then
+prints, in one run:
+
+- raw: `COPY (SELECT <the columns the load reads> FROM <table> WHERE tenant_id = ...) TO STDOUT (FORMAT csv)`
+  of every table the load extracts, one after the other on one connection, bytes discarded;
+- full load (`etl.pipeline.run(..., full=True)` in a child process): wall time, peak memory of that process
+  (ru_maxrss), rows, and the ratio to the raw copy (target: at most 2x);
+- incremental load after 1,000 rows changed through SQL updates (400 contacts, 300 deals, 200 activities,
+  100 tasks; updated_at moves by trigger): wall time (target: under 2 s), median of `--rounds`.
+
+    .venv/bin/python benchmarks/etl.py [--scale large|medium|small] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks._services import services  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL_TARGET = 2.0
+INCREMENTAL_TARGET = 2.0
+CHANGES = {"contacts": 400, "deals": 300, "activities": 200, "tasks": 100}
+SET = {  # a change that keeps the data valid (updated_at moves by trigger either way)
+    "contacts": ("lead_score", "least(lead_score + 1, 100)"),
+    "deals": ("probability", "probability"),
+    "activities": ("duration_seconds", "coalesce(duration_seconds, 0) + 1"),
+    "tasks": ("priority", "priority"),
+}
+
+
+def seeded(data_dir: Path, scale: str) -> dict:
+    marker = data_dir / f"etl-{scale}.json"
+    if marker.exists():
+        return json.loads(marker.read_text())
+    from core.demo import service as demo
+
+    print(f"Seeding the {scale} demo workspace (once; kept in {data_dir}) ...", flush=True)
+    started = time.perf_counter()
+    result = demo.seed(slug=f"bench-{scale}", scale=scale, seed=42, as_of=datetime.now(UTC).date())
+    info = {"tenant_id": str(result.tenant_id), "slug": result.slug, "seconds": time.perf_counter() - started}
+    marker.write_text(json.dumps(info))
+    return info
+
+
+def raw_copy_seconds(tenant_id: str) -> tuple[float, int]:
+    """The same SELECTs the load sends, through COPY, bytes counted and dropped."""
+    from psycopg import sql
+
+    from core.actor import Actor
+    from core.db import unit_of_work
+    from etl.extract import SOURCES, select_sql
+
+    total = 0
+    with unit_of_work(Actor.system(tenant_id)) as session:  # type: ignore[arg-type]
+        conn = session.connection().connection.driver_connection
+        started = time.perf_counter()
+        for source in SOURCES.values():
+            query, params = select_sql(source, None)
+            statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(query)
+            with conn.cursor() as cur, cur.copy(statement, [tenant_id, *params]) as copy:
+                for block in copy:
+                    total += len(block)
+        return time.perf_counter() - started, total
+
+
+_CHILD = """
+import json, resource, sys, time
+from etl import pipeline
+started = time.perf_counter()
+result = pipeline.run(sys.argv[1], full=sys.argv[2] == "full", trigger="manual")
+print(json.dumps({"seconds": time.perf_counter() - started, "rows_in": result.rows_in, "rows_out": result.rows_out,
+                  "version": result.version, "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+"""
+
+
+def load(tenant_id: str, kind: str) -> dict:
+    done = subprocess.run([sys.executable, "-c", _CHILD, tenant_id, kind], capture_output=True, text=True, cwd=ROOT)
+    if done.returncode != 0:
+        raise SystemExit(f"the {kind} load failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def change_rows(tenant_id: str) -> int:
+    from sqlalchemy import text
+
+    from core.db import owner_engine
+
+    changed = 0
+    with owner_engine().begin() as conn:
+        for table, n in CHANGES.items():
+            column, value = SET[table]
+            changed += conn.execute(
+                text(
+                    f"UPDATE {table} SET {column} = {value} WHERE id IN (SELECT id FROM {table}"
+                    f" WHERE tenant_id = :t AND deleted_at IS NULL ORDER BY random() LIMIT :n)"
+                ),
+                {"t": tenant_id, "n": n},
+            ).rowcount
+    return changed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", choices=("small", "medium", "large"), default="large")
+    parser.add_argument("--data-dir", type=Path, default=Path("/tmp/cf-bench-etl"))
+    parser.add_argument("--rounds", type=int, default=3, help="incremental loads measured (median shown)")
+    args = parser.parse_args()
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    with services(args.data_dir.resolve(), f"cf_bench_etl_{args.scale}", fresh=False):
+        info = seeded(args.data_dir, args.scale)
+        tenant_id = info["tenant_id"]
+        print(f"Workspace {info['slug']} ({args.scale}; seeded in {info['seconds']:.0f} s)")
+        raw_seconds, raw_bytes = raw_copy_seconds(tenant_id)
+        full = load(tenant_id, "full")
+        ratio = full["seconds"] / raw_seconds
+        print(f"  raw COPY of the extracted tables: {raw_seconds:.2f} s, {raw_bytes / 1e6:.0f} MB of CSV")
+        print(
+            f"  full load: {full['seconds']:.2f} s, peak memory {full['maxrss_kb'] / 1024:.0f} MB, "
+            f"{full['rows_in']:,} rows read, {full['rows_out']:,} written (version {full['version']})"
+        )
+        print(f"  HEADLINE full load / raw COPY: {ratio:.2f}x (target <= {FULL_TARGET}x): "
+              f"{'PASS' if ratio <= FULL_TARGET else 'FAIL'}")  # fmt: skip
+        times = []
+        for _ in range(args.rounds):
+            changed = change_rows(tenant_id)
+            times.append(load(tenant_id, "incremental")["seconds"])
+        median = statistics.median(times)
+        print(
+            f"  HEADLINE incremental load after {changed:,} changed rows: {median:.2f} s median of "
+            f"{', '.join(f'{t:.2f}' for t in times)} (target < {INCREMENTAL_TARGET} s): "
+            f"{'PASS' if median < INCREMENTAL_TARGET else 'FAIL'}"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,378 @@
+"""The load: PostgreSQL -> Polars -> a new version of the tenant's DuckDB warehouse, logged in `etl_runs`.
+
+`run(tenant_id)` is incremental when a warehouse exists: it copies the current version, re-reads only rows
+changed since each table's watermark (less `etl_overlap_seconds`, for transactions that committed late),
+replaces them by key, removes soft-deleted rows and rows whose hard delete the audit trail records, refreshes
+the columns that depend on the time of the load or on other tables, extends the daily pipeline snapshot, and
+publishes the new version. `full=True` (or no warehouse yet) builds from nothing; the first build derives
+every past day's snapshot from the deals' stage history. Watermarks are stored in the warehouse file itself,
+so a crashed load (its version never published) leaves data and watermarks as they were, and the next load
+does the same work again: runs are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import duckdb
+import polars as pl
+from sqlalchemy import delete, update
+
+import core.models  # noqa: F401 - every table mapped, so that foreign keys resolve in a bare process
+from core.actor import Actor
+from core.analytics.models import EtlRun
+from core.config import get_settings
+from core.db import unit_of_work
+from core.ids import new_id
+from etl import schema, transform, warehouse
+from etl.extract import SOURCES, Extractor
+
+log = logging.getLogger(__name__)
+
+# Source tables whose hard deletes remove warehouse rows (source -> warehouse table).
+_DELETES_FROM = {source: table for table, (source, _) in transform.TRANSFORMS.items()}
+_WHOLE = ("dim_user", "dim_pipeline_stage")  # small: replaced whole on every load
+
+
+@dataclass
+class TableStats:
+    rows_in: int = 0
+    rows_out: int = 0
+    deleted: int = 0
+    watermark: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"rowsIn": self.rows_in, "rowsOut": self.rows_out, "deleted": self.deleted, "watermark": self.watermark}
+
+
+@dataclass
+class RunResult:
+    run_id: UUID
+    tenant_id: UUID
+    full: bool
+    version: int
+    seconds: float
+    tables: dict[str, TableStats] = field(default_factory=dict)
+
+    @property
+    def rows_in(self) -> int:
+        return sum(t.rows_in for t in self.tables.values())
+
+    @property
+    def rows_out(self) -> int:
+        return sum(t.rows_out for t in self.tables.values())
+
+
+def run(tenant_id: UUID, *, full: bool = False, trigger: str = "manual") -> RunResult:
+    """Load the tenant's warehouse (waits for a load of the same tenant that is running)."""
+    tenant_id = UUID(str(tenant_id))
+    run_id = _log_start(tenant_id, trigger=trigger, full=full)
+    started = time.perf_counter()
+    try:
+        with warehouse.locked(tenant_id):
+            version = warehouse.NextVersion(tenant_id, fresh=full)
+            con = duckdb.connect(str(version.start()))
+            try:
+                tables, watermark = _load(con, tenant_id, fresh=version.fresh)
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            version.publish()
+    except BaseException as exc:
+        _log_failure(run_id, tenant_id, started, exc)
+        raise
+    result = RunResult(run_id, tenant_id, version.fresh, version.version, time.perf_counter() - started, tables)
+    _log_success(result, watermark)
+    log.info(
+        "warehouse load",
+        extra={
+            "tenant_id": str(tenant_id),
+            "full": result.full,
+            "version": result.version,
+            "seconds": round(result.seconds, 3),
+            "rows_in": result.rows_in,
+            "rows_out": result.rows_out,
+        },
+    )
+    return result
+
+
+# The load ------------------------------------------------------------------------------------------------
+
+
+def _load(con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool) -> tuple[dict[str, TableStats], datetime]:
+    for statement in schema.create_statements():
+        con.execute(statement)
+    state = dict(con.execute(f"SELECT name, value FROM {schema.STATE_TABLE}").fetchall())
+    overlap = timedelta(seconds=get_settings().etl_overlap_seconds)
+    stats: dict[str, TableStats] = {}
+    with Extractor.open(tenant_id) as extractor:
+        tenant = extractor.tenant()
+        tz, now = tenant["timezone"], tenant["now"]
+        deletes_since = None if fresh else _since(state.get("watermark:audit"), overlap)
+        hard_deleted = {} if fresh or deletes_since is None else extractor.deleted_ids(deletes_since)
+        extracted: dict[str, pl.DataFrame] = {}
+        for table, (source_name, _) in transform.TRANSFORMS.items():
+            source = SOURCES[source_name]
+            since = None if fresh else _since(state.get(f"watermark:{source_name}"), overlap)
+            extracted[table] = extractor.copy(source, since).frame
+    con.execute("BEGIN")
+    for table, (source_name, fn) in transform.TRANSFORMS.items():
+        frame = extracted[table]
+        stats[table] = table_stats = TableStats(rows_in=frame.height)
+        source = SOURCES[source_name]
+        rows = fn(frame, tz)
+        key = schema.KEYS[table]
+        if table in _WHOLE or fresh:
+            con.execute(f"DELETE FROM {table}")
+        else:
+            gone = [*hard_deleted.get(source_name, [])]
+            if "deleted" in frame.columns:
+                gone.extend(frame.filter(pl.col("deleted"))["id"].to_list())
+            table_stats.deleted = _delete_keys(con, table, key, [*gone, *rows[key].to_list()], count_only=gone)
+        table_stats.rows_out = _insert(con, table, rows)
+        if source.watermark is not None and frame.height:
+            mark = frame[source.watermark].max()
+            state[f"watermark:{source_name}"] = mark.isoformat()  # type: ignore[union-attr]
+        table_stats.watermark = state.get(f"watermark:{source_name}")
+    today = now.astimezone(_zone(tz)).date()
+    _refresh(con, now, fresh=fresh, changed_deals=extracted["fact_deal_stage_history"]["deal_id"])
+    _snapshot(con, state, today, fresh=fresh)
+    _dim_date(con, today, fiscal_start=int(tenant["settings"].get("fiscal_year_start_month", 1) or 1))
+    for statement in _views():
+        con.execute(statement)
+    state["watermark:audit"] = now.isoformat()
+    state["snapshot_last_day"] = today.isoformat()
+    state["timezone"] = tz
+    state["loaded_at"] = now.isoformat()
+    con.execute(f"DELETE FROM {schema.STATE_TABLE}")
+    con.executemany(f"INSERT INTO {schema.STATE_TABLE} VALUES (?, ?)", sorted(state.items()))
+    con.execute("COMMIT")
+    return stats, now
+
+
+def _views() -> list[str]:
+    from etl.reports import views  # the report layer's views over the star schema
+
+    return views.statements()
+
+
+def _since(mark: str | None, overlap: timedelta) -> datetime | None:
+    return None if mark is None else datetime.fromisoformat(mark) - overlap
+
+
+def _zone(tz: str) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(tz)
+
+
+def _delete_keys(
+    con: duckdb.DuckDBPyConnection, table: str, key: str, keys: list[str], *, count_only: list[str]
+) -> int:
+    """Delete rows whose key is in `keys` (changed rows about to be replaced, and removed ones); returns how
+    many of the removed ones (`count_only`) were in the table."""
+    if not keys:
+        return 0
+    removed = 0
+    if count_only:
+        removed = con.execute(
+            f"SELECT count(*) FROM {table} WHERE {key} IN (SELECT UNNEST(?::UUID[]))", [count_only]
+        ).fetchall()[0][0]
+    incoming = pl.DataFrame({"k": keys}, schema={"k": pl.String()}).unique()
+    con.register("_keys", incoming.to_arrow())
+    con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT k::UUID FROM _keys)")
+    con.unregister("_keys")
+    return int(removed)
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> int:
+    if rows.height == 0:
+        return 0
+    con.register("_rows", rows.to_arrow())
+    casts = ", ".join(f'CAST("{name}" AS {kind})' for name, kind in schema.TABLES[table])
+    con.execute(f"INSERT INTO {table} SELECT {casts} FROM _rows")
+    con.unregister("_rows")
+    return rows.height
+
+
+def _refresh(con: duckdb.DuckDBPyConnection, now: datetime, *, fresh: bool, changed_deals: pl.Series) -> None:
+    """Columns that depend on other tables or on the time of the load, for every row they may have changed in."""
+    con.execute(
+        """
+        UPDATE fact_deals d SET
+          team_id = x.team_id,
+          industry = x.industry,
+          days_in_stage = CASE WHEN NOT d.is_closed THEN x.days END,
+          is_rotting = NOT d.is_closed AND x.rotting_days IS NOT NULL AND x.days > x.rotting_days
+        FROM (SELECT f.deal_id, u.team_id, a.industry, s.rotting_days,  -- whole days, as the CRM counts them
+                     greatest((epoch_us($now::TIMESTAMPTZ) - epoch_us(f.stage_entered_at)) // 86400000000, 0) AS days
+              FROM fact_deals f
+              LEFT JOIN dim_user u ON u.user_id = f.owner_id
+              LEFT JOIN dim_account a ON a.account_id = f.account_id
+              LEFT JOIN dim_pipeline_stage s ON s.stage_id = f.stage_id) x
+        WHERE x.deal_id = d.deal_id
+        """,
+        {"now": now},
+    )
+    for table, owner in (("fact_activities", "owner_id"), ("fact_tasks", "assignee_id")):
+        con.execute(
+            f"UPDATE {table} f SET team_id = u.team_id FROM dim_user u"
+            f" WHERE u.user_id = f.{owner} AND f.team_id IS DISTINCT FROM u.team_id"
+        )
+    con.execute(
+        "UPDATE fact_tasks SET is_overdue = (status NOT IN ('done', 'cancelled') AND due_at IS NOT NULL"
+        " AND due_at < $now::TIMESTAMPTZ)",
+        {"now": now},
+    )
+    # Stage history: pipeline and owner from the deal; when each stage was left and the hours spent in it. An
+    # incremental load redoes the deals with new changes and the stages deals are still in (hours grow).
+    con.register("_changed", pl.DataFrame({"deal_id": changed_deals.unique()}).to_arrow())
+    con.execute(
+        """
+        UPDATE fact_deal_stage_history h SET
+          pipeline_id = d.pipeline_id,
+          owner_id = d.owner_id,
+          left_at = n.next_at,
+          hours_in_stage = date_diff('second', h.changed_at, coalesce(n.next_at, $now::TIMESTAMPTZ)) / 3600.0
+        FROM (SELECT history_id, lead(changed_at) OVER (PARTITION BY deal_id ORDER BY changed_at, history_id)
+                AS next_at FROM fact_deal_stage_history) n,
+             fact_deals d
+        WHERE n.history_id = h.history_id AND d.deal_id = h.deal_id
+          AND ($all OR h.left_at IS NULL OR h.deal_id IN (SELECT deal_id::UUID FROM _changed))
+        """,
+        {"now": now, "all": fresh},
+    )
+    con.unregister("_changed")
+
+
+def _snapshot(con: duckdb.DuckDBPyConnection, state: dict[str, str], today: date, *, fresh: bool) -> None:
+    """Every open deal as it stood at the end of each day. Past days come from stage history (stage, amount and
+    probability as recorded at each change) the first time they are built; today's rows come from the deals as
+    they are now and are rebuilt by every load of the day, so the last load of a day fixes that day for good."""
+    last = state.get("snapshot_last_day")
+    last_day = date.fromisoformat(last) if last and not fresh else None
+    if last_day is None:
+        con.execute("DELETE FROM fact_pipeline_snapshot")
+        first = con.execute("SELECT min(changed_date) FROM fact_deal_stage_history").fetchall()[0][0]
+        history_from = first
+    elif last_day >= today:
+        con.execute("DELETE FROM fact_pipeline_snapshot WHERE snapshot_date >= $today", {"today": today})
+        history_from = None
+    else:
+        history_from = last_day + timedelta(days=1)
+    if history_from is not None and history_from <= today - timedelta(days=1):
+        con.execute(
+            """
+            INSERT INTO fact_pipeline_snapshot
+            WITH h AS (
+              SELECT deal_id, to_stage_id, amount, probability, changed_date AS d0,
+                     lead(changed_date) OVER (PARTITION BY deal_id ORDER BY changed_at, history_id) AS d1
+              FROM fact_deal_stage_history
+            ), spans AS (  -- the last change of each day is how the deal ended that day
+              SELECT * FROM h WHERE d1 IS NULL OR d1 > d0
+            )
+            SELECT day::DATE, sp.deal_id, d.pipeline_id, sp.to_stage_id, d.owner_id, sp.amount, sp.probability,
+                   CAST(sp.amount * sp.probability / 100 AS DECIMAL(18,2)), d.expected_close_date
+            FROM spans sp
+            JOIN fact_deals d ON d.deal_id = sp.deal_id
+            JOIN dim_pipeline_stage s ON s.stage_id = sp.to_stage_id AND NOT s.is_closed,
+            LATERAL UNNEST(generate_series(greatest(sp.d0, $start)::TIMESTAMP,
+                                           least(coalesce(sp.d1 - 1, $end), $end)::TIMESTAMP,
+                                           INTERVAL 1 DAY)) AS g(day)
+            WHERE greatest(sp.d0, $start) <= least(coalesce(sp.d1 - 1, $end), $end)
+            """,
+            {"start": history_from, "end": today - timedelta(days=1)},
+        )
+    con.execute(
+        """
+        INSERT INTO fact_pipeline_snapshot
+        SELECT $today, deal_id, pipeline_id, stage_id, owner_id, amount, probability, weighted_amount,
+               expected_close_date
+        FROM fact_deals WHERE status = 'open'
+        """,
+        {"today": today},
+    )
+
+
+def _dim_date(con: duckdb.DuckDBPyConnection, today: date, *, fiscal_start: int) -> None:
+    """One row per day from the earliest date in the facts to two years ahead (forecast horizons)."""
+    first = con.execute(
+        "SELECT least(min(created_date), (SELECT min(occurred_date) FROM fact_activities),"
+        " (SELECT min(changed_date) FROM fact_deal_stage_history)) FROM fact_deals"
+    ).fetchall()[0][0]
+    start = min(first or today, today) - timedelta(days=1)
+    con.execute("DELETE FROM dim_date")
+    con.execute(
+        """
+        INSERT INTO dim_date
+        SELECT d::DATE, year(d), quarter(d), month(d), monthname(d), strftime(d, '%Y-%m'), weekofyear(d),
+               date_trunc('week', d)::DATE, isodow(d), dayname(d), isodow(d) >= 6,
+               year(d) + CASE WHEN $fs > 1 AND month(d) >= $fs THEN 1 ELSE 0 END,
+               ((month(d) - $fs + 12) % 12) // 3 + 1
+        FROM UNNEST(generate_series($start::TIMESTAMP, $end::TIMESTAMP, INTERVAL 1 DAY)) AS g(d)
+        """,
+        {"start": start, "end": today + timedelta(days=730), "fs": fiscal_start},
+    )
+
+
+# The run log (PostgreSQL) -----------------------------------------------------------------------------------
+
+
+def _log_start(tenant_id: UUID, *, trigger: str, full: bool) -> UUID:
+    run_id = new_id()
+    with unit_of_work(Actor.system(tenant_id)) as session:
+        session.add(
+            EtlRun(
+                id=run_id,
+                tenant_id=tenant_id,
+                status="running",
+                trigger=trigger,
+                full=full,
+                started_at=datetime.now(UTC),
+            )
+        )
+    return run_id
+
+
+def _log_success(result: RunResult, watermark: datetime) -> None:
+    with unit_of_work(Actor.system(result.tenant_id)) as session:
+        session.execute(
+            update(EtlRun)
+            .where(EtlRun.tenant_id == result.tenant_id, EtlRun.id == result.run_id)
+            .values(
+                status="succeeded",
+                full=result.full,
+                finished_at=datetime.now(UTC),
+                duration_ms=int(result.seconds * 1000),
+                tables={name: stats.as_json() for name, stats in result.tables.items()},
+                rows_in=result.rows_in,
+                rows_out=result.rows_out,
+                watermark=watermark,
+                warehouse_version=result.version,
+            )
+        )
+        keep = datetime.now(UTC) - timedelta(days=get_settings().etl_run_retention_days)
+        session.execute(delete(EtlRun).where(EtlRun.tenant_id == result.tenant_id, EtlRun.started_at < keep))
+
+
+def _log_failure(run_id: UUID, tenant_id: UUID, started: float, exc: BaseException) -> None:
+    try:
+        with unit_of_work(Actor.system(tenant_id)) as session:
+            session.execute(
+                update(EtlRun)
+                .where(EtlRun.tenant_id == tenant_id, EtlRun.id == run_id)
+                .values(
+                    status="failed",
+                    finished_at=datetime.now(UTC),
+                    duration_ms=int((time.perf_counter() - started) * 1000),
+                    error=f"{type(exc).__name__}: {exc}"[:2000],
+                )
+            )
+    except Exception:
+        log.exception("could not record the failure of warehouse load %s", run_id)
