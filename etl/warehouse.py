@@ -34,6 +34,12 @@ LOCK = ".lock"
 KEEP_VERSIONS = 2  # the current file and the one before it (a reader may have just opened it)
 
 
+# Readers reach no file beyond their warehouse (ATTACH of another tenant's, read_csv, COPY TO, extensions) and
+# cannot switch that back on: reports and notebooks run SQL that users write. (Connections to one file in a
+# process share one database instance, hence its configuration: every reader passes the same.)
+READER_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+
+
 class WarehouseNotBuilt(LookupError):
     """The tenant has no warehouse yet: run `clientforge etl run --tenant <slug>` (or wait for the worker)."""
 
@@ -70,16 +76,10 @@ def open_tenant(tenant_id: UUID) -> duckdb.DuckDBPyConnection:
         if published is None:
             raise WarehouseNotBuilt(f"tenant {tenant_id} has no warehouse yet")
         try:
-            con = duckdb.connect(str(published.path), read_only=True)
+            return duckdb.connect(str(published.path), read_only=True, config=READER_CONFIG)
         except duckdb.IOException:
             if published.path.exists():
                 raise
-            continue
-        # No files beyond this one (ATTACH of another tenant's warehouse, read_csv, COPY TO, extensions), and
-        # no way to switch that back on: reports and notebooks run SQL that users write.
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        return con
     raise WarehouseNotBuilt(f"the warehouse of tenant {tenant_id} is being replaced; try again")
 
 
