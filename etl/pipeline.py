@@ -116,32 +116,22 @@ def _load(con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool) -> tu
         tz, now = tenant["timezone"], tenant["now"]
         deletes_since = None if fresh else _since(state.get("watermark:audit"), overlap)
         hard_deleted = {} if fresh or deletes_since is None else extractor.deleted_ids(deletes_since)
-        extracted: dict[str, pl.DataFrame] = {}
-        for table, (source_name, _) in transform.TRANSFORMS.items():
+        con.execute("BEGIN")
+        changed_deals: list[str] = []
+        # Table by table, so that only one table's rows are in memory at a time.
+        for table, (source_name, fn) in transform.TRANSFORMS.items():
             source = SOURCES[source_name]
             since = None if fresh else _since(state.get(f"watermark:{source_name}"), overlap)
-            extracted[table] = extractor.copy(source, since).frame
-    con.execute("BEGIN")
-    for table, (source_name, fn) in transform.TRANSFORMS.items():
-        frame = extracted[table]
-        stats[table] = table_stats = TableStats(rows_in=frame.height)
-        source = SOURCES[source_name]
-        rows = fn(frame, tz)
-        key = schema.KEYS[table]
-        if table in _WHOLE or fresh:
-            con.execute(f"DELETE FROM {table}")
-        else:
-            gone = [*hard_deleted.get(source_name, [])]
-            if "deleted" in frame.columns:
-                gone.extend(frame.filter(pl.col("deleted"))["id"].to_list())
-            table_stats.deleted = _delete_keys(con, table, key, [*gone, *rows[key].to_list()], count_only=gone)
-        table_stats.rows_out = _insert(con, table, rows)
-        if source.watermark is not None and frame.height:
-            mark = frame[source.watermark].max()
-            state[f"watermark:{source_name}"] = mark.isoformat()  # type: ignore[union-attr]
-        table_stats.watermark = state.get(f"watermark:{source_name}")
+            frame = extractor.copy(source, since).frame
+            stats[table] = _apply(con, table, frame, fn(frame, tz), hard_deleted.get(source_name, []), fresh=fresh)
+            if source.watermark is not None and frame.height:
+                state[f"watermark:{source_name}"] = frame[source.watermark].max().isoformat()  # type: ignore[union-attr]
+            stats[table].watermark = state.get(f"watermark:{source_name}")
+            if table == "fact_deal_stage_history":
+                changed_deals = frame["deal_id"].unique().to_list()
+            del frame
     today = now.astimezone(_zone(tz)).date()
-    _refresh(con, now, fresh=fresh, changed_deals=extracted["fact_deal_stage_history"]["deal_id"])
+    _refresh(con, now, fresh=fresh, changed_deals=changed_deals)
     _snapshot(con, state, today, fresh=fresh)
     _dim_date(con, today, fiscal_start=int(tenant["settings"].get("fiscal_year_start_month", 1) or 1))
     for statement in _views():
@@ -154,6 +144,30 @@ def _load(con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool) -> tu
     con.executemany(f"INSERT INTO {schema.STATE_TABLE} VALUES (?, ?)", sorted(state.items()))
     con.execute("COMMIT")
     return stats, now
+
+
+def _apply(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    rows: pl.DataFrame,
+    hard_deleted: list[str],
+    *,
+    fresh: bool,
+) -> TableStats:
+    """Replace the table's changed rows (all of them when fresh, or for the small dimensions) and remove deleted
+    ones: soft-deleted rows of the extract, and hard deletes the audit trail recorded."""
+    stats = TableStats(rows_in=frame.height)
+    key = schema.KEYS[table]
+    if table in _WHOLE or fresh:
+        con.execute(f"DELETE FROM {table}")
+    else:
+        gone = list(hard_deleted)
+        if "deleted" in frame.columns:
+            gone.extend(frame.filter(pl.col("deleted"))["id"].to_list())
+        stats.deleted = _delete_keys(con, table, key, [*gone, *rows[key].to_list()], count_only=gone)
+    stats.rows_out = _insert(con, table, rows)
+    return stats
 
 
 def _views() -> list[str]:
@@ -232,7 +246,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, now: datetime, *, fresh: bool, chan
     )
     # Stage history: pipeline and owner from the deal; when each stage was left and the hours spent in it. An
     # incremental load redoes the deals with new changes and the stages deals are still in (hours grow).
-    con.register("_changed", pl.DataFrame({"deal_id": changed_deals.unique()}).to_arrow())
+    con.register("_changed", pl.DataFrame({"deal_id": changed_deals}, schema={"deal_id": pl.String()}).to_arrow())
     con.execute(
         """
         UPDATE fact_deal_stage_history h SET
