@@ -254,6 +254,15 @@ class Supervisor:
         _say(seed_summary(result))
         if result.password:
             _say(demo_credentials(result))
+        try:  # its dashboards need the warehouse now, not at the worker's next periodic load
+            from etl import pipeline
+
+            load = pipeline.run(result.tenant_id, full=True, trigger="manual")
+            _say(f"Loaded the demo workspace's warehouse ({load.rows_out:,} rows in {load.seconds:.1f} s).")
+        except (_Stop, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            _say(f"warning: the demo warehouse was not loaded ({one_line(exc)}); the worker loads it within 5 minutes")
 
     def _wait_ready(self, api_url: str, ui_url: str) -> bool:
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS

@@ -205,6 +205,8 @@ def test_up_first_run_then_restart_keeps_the_data(data_dir: Path, ups: list[Up])
     assert response.status_code == 200, response.text
     assert "demo workspace 'Acme Demo' (slug acme-demo, small" in first.output
     truth = json.loads((data_dir / "demo" / "acme-demo.truth.json").read_text())
+    assert "Loaded the demo workspace's warehouse" in first.output  # dashboards have data from the start
+    assert (data_dir / "warehouse" / truth["tenant"]["id"] / "CURRENT").exists()
     rep = next(user for user in truth["users"] if user["role"] == "rep")
     response = first.login(rep["email"], passwords[1], tenant="acme-demo")
     assert response.status_code == 200, response.text
