@@ -58,3 +58,42 @@ def schedule(timestamp: int) -> int:
                 dedupe_key=f"{LOAD}:schedule:{timestamp}",
             )
     return len(tenants)
+
+
+# Scheduled reports: every minute, claim the schedules that are due (cf_claim_due_report_schedules pushes their
+# next run 15 minutes out, so two workers never take the same one) and queue one send per schedule and due time.
+
+SEND_REPORT = "reports.send_scheduled"
+REPORT_SCHEDULES = "reports.schedules"
+CLAIM_LIMIT = 500
+
+
+@handler(SEND_REPORT, max_attempts=3, backoff_seconds=20.0)
+def send_scheduled_report(ctx: JobContext) -> dict[str, Any]:
+    """Run a schedule's report as its creator and mail it (etl/reports/mail.py)."""
+    from etl.reports import mail
+
+    return mail.send_scheduled(ctx)
+
+
+@periodic(REPORT_SCHEDULES, every_seconds=lambda: 60)
+def report_schedules(timestamp: int) -> int:
+    """Queue the sends of every due report schedule (one job per schedule and due time)."""
+    with unit_of_work() as session:
+        due = session.execute(
+            text("SELECT id, tenant_id, due_at FROM cf_claim_due_report_schedules(:n)"), {"n": CLAIM_LIMIT}
+        ).all()
+    by_tenant: dict[Any, list[Any]] = {}
+    for row in due:
+        by_tenant.setdefault(row.tenant_id, []).append(row)
+    for tenant_id, rows in by_tenant.items():
+        with unit_of_work(tenant_id=tenant_id) as session:
+            for row in rows:
+                jobs.enqueue_system(
+                    session,
+                    tenant_id=tenant_id,
+                    kind=SEND_REPORT,
+                    params={"schedule_id": str(row.id), "due_at": row.due_at.isoformat()},
+                    dedupe_key=f"{SEND_REPORT}:{row.id}:{row.due_at.isoformat()}",
+                )
+    return len(due)
