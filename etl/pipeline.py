@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -76,9 +77,14 @@ def run(tenant_id: UUID, *, full: bool = False, trigger: str = "manual") -> RunR
     try:
         with warehouse.locked(tenant_id):
             version = warehouse.NextVersion(tenant_id, fresh=full)
-            con = duckdb.connect(str(version.start()))
+            path = version.start()
             try:
-                tables, watermark = _load(con, tenant_id, fresh=version.fresh)
+                con = duckdb.connect(str(path))
+            except duckdb.IOException:  # the older file is still open by a reader (another process)
+                version.copy_current()
+                con = duckdb.connect(str(path))
+            try:
+                tables, watermark = _load(con, tenant_id, fresh=version.fresh, donor=version.donor)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -105,7 +111,9 @@ def run(tenant_id: UUID, *, full: bool = False, trigger: str = "manual") -> RunR
 # The load ------------------------------------------------------------------------------------------------
 
 
-def _load(con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool) -> tuple[dict[str, TableStats], datetime]:
+def _load(
+    con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool, donor: Path | None = None
+) -> tuple[dict[str, TableStats], datetime]:
     for statement in schema.create_statements():
         con.execute(statement)
     state = dict(con.execute(f"SELECT name, value FROM {schema.STATE_TABLE}").fetchall())
@@ -117,7 +125,7 @@ def _load(con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool) -> tu
         deletes_since = None if fresh else _since(state.get("watermark:audit"), overlap)
         hard_deleted = {} if fresh or deletes_since is None else extractor.deleted_ids(deletes_since)
         con.execute("BEGIN")
-        changed_deals: list[str] = []
+        changed_deals: set[str] = set()
         # Table by table, so that only one table's rows are in memory at a time.
         for table, (source_name, fn) in transform.TRANSFORMS.items():
             source = SOURCES[source_name]
@@ -127,12 +135,12 @@ def _load(con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool) -> tu
             if source.watermark is not None and frame.height:
                 state[f"watermark:{source_name}"] = frame[source.watermark].max().isoformat()  # type: ignore[union-attr]
             stats[table].watermark = state.get(f"watermark:{source_name}")
-            if table == "fact_deal_stage_history":
-                changed_deals = frame["deal_id"].unique().to_list()
+            if table in ("fact_deals", "fact_deal_stage_history"):  # owner, pipeline or stays may have changed
+                changed_deals.update(frame["deal_id" if "deal_id" in frame.columns else "id"].to_list())
             del frame
     today = now.astimezone(_zone(tz)).date()
-    _refresh(con, now, fresh=fresh, changed_deals=changed_deals)
-    _snapshot(con, state, today, fresh=fresh)
+    _refresh(con, now, fresh=fresh, changed_deals=sorted(changed_deals))
+    _snapshot(con, state, today, fresh=fresh, donor=donor)
     _dim_date(con, today, fiscal_start=int(tenant["settings"].get("fiscal_year_start_month", 1) or 1))
     for statement in _views():
         con.execute(statement)
@@ -215,22 +223,25 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, rows: pl.DataFrame) -> i
     return rows.height
 
 
-def _refresh(con: duckdb.DuckDBPyConnection, now: datetime, *, fresh: bool, changed_deals: pl.Series) -> None:
-    """Columns that depend on other tables or on the time of the load, for every row they may have changed in."""
+def _refresh(con: duckdb.DuckDBPyConnection, now: datetime, *, fresh: bool, changed_deals: list[str]) -> None:
+    """Columns that depend on other tables or on the time of the load. Each statement computes the new values
+    for every row but writes only the rows whose value changed: rewriting unchanged rows is what costs."""
     con.execute(
         """
-        UPDATE fact_deals d SET
-          team_id = x.team_id,
-          industry = x.industry,
-          days_in_stage = CASE WHEN NOT d.is_closed THEN x.days END,
-          is_rotting = NOT d.is_closed AND x.rotting_days IS NOT NULL AND x.days > x.rotting_days
-        FROM (SELECT f.deal_id, u.team_id, a.industry, s.rotting_days,  -- whole days, as the CRM counts them
-                     greatest((epoch_us($now::TIMESTAMPTZ) - epoch_us(f.stage_entered_at)) // 86400000000, 0) AS days
+        UPDATE fact_deals d SET team_id = x.team_id, industry = x.industry, days_in_stage = x.days,
+                                is_rotting = x.rotting
+        FROM (SELECT f.deal_id, u.team_id, a.industry, x0.days,
+                     NOT f.is_closed AND s.rotting_days IS NOT NULL AND x0.days > s.rotting_days AS rotting
               FROM fact_deals f
+              CROSS JOIN LATERAL (SELECT CASE WHEN NOT f.is_closed THEN  -- whole days, as the CRM counts them
+                  greatest((epoch_us($now::TIMESTAMPTZ) - epoch_us(f.stage_entered_at)) // 86400000000, 0) END
+                  AS days) x0
               LEFT JOIN dim_user u ON u.user_id = f.owner_id
               LEFT JOIN dim_account a ON a.account_id = f.account_id
               LEFT JOIN dim_pipeline_stage s ON s.stage_id = f.stage_id) x
         WHERE x.deal_id = d.deal_id
+          AND (d.team_id IS DISTINCT FROM x.team_id OR d.industry IS DISTINCT FROM x.industry
+               OR d.days_in_stage IS DISTINCT FROM x.days OR d.is_rotting IS DISTINCT FROM x.rotting)
         """,
         {"now": now},
     )
@@ -240,37 +251,53 @@ def _refresh(con: duckdb.DuckDBPyConnection, now: datetime, *, fresh: bool, chan
             f" WHERE u.user_id = f.{owner} AND f.team_id IS DISTINCT FROM u.team_id"
         )
     con.execute(
-        "UPDATE fact_tasks SET is_overdue = (status NOT IN ('done', 'cancelled') AND due_at IS NOT NULL"
-        " AND due_at < $now::TIMESTAMPTZ)",
+        """
+        UPDATE fact_tasks t SET is_overdue = x.overdue
+        FROM (SELECT task_id, status NOT IN ('done', 'cancelled') AND due_at IS NOT NULL
+                              AND due_at < $now::TIMESTAMPTZ AS overdue FROM fact_tasks) x
+        WHERE x.task_id = t.task_id AND t.is_overdue IS DISTINCT FROM x.overdue
+        """,
         {"now": now},
     )
-    # Stage history: pipeline and owner from the deal; when each stage was left and the hours spent in it. An
-    # incremental load redoes the deals with new changes and the stages deals are still in (hours grow).
+    # Stage history: pipeline and owner from the deal, when each stay ended and how long it lasted (NULL while
+    # the deal is still there: fact_deals.days_in_stage has that). Only deals changed by this load can differ.
     con.register("_changed", pl.DataFrame({"deal_id": changed_deals}, schema={"deal_id": pl.String()}).to_arrow())
     con.execute(
         """
-        UPDATE fact_deal_stage_history h SET
-          pipeline_id = d.pipeline_id,
-          owner_id = d.owner_id,
-          left_at = n.next_at,
-          hours_in_stage = date_diff('second', h.changed_at, coalesce(n.next_at, $now::TIMESTAMPTZ)) / 3600.0
-        FROM (SELECT history_id, lead(changed_at) OVER (PARTITION BY deal_id ORDER BY changed_at, history_id)
-                AS next_at FROM fact_deal_stage_history) n,
-             fact_deals d
-        WHERE n.history_id = h.history_id AND d.deal_id = h.deal_id
-          AND ($all OR h.left_at IS NULL OR h.deal_id IN (SELECT deal_id::UUID FROM _changed))
+        UPDATE fact_deal_stage_history h SET pipeline_id = n.pipeline_id, owner_id = n.owner_id, left_at = n.next_at,
+          hours_in_stage = date_diff('second', h.changed_at, n.next_at) / 3600.0
+        FROM (SELECT x.history_id, d.pipeline_id, d.owner_id,
+                     lead(x.changed_at) OVER (PARTITION BY x.deal_id ORDER BY x.changed_at, x.history_id) AS next_at
+              FROM fact_deal_stage_history x JOIN fact_deals d ON d.deal_id = x.deal_id
+              WHERE $all OR x.deal_id IN (SELECT deal_id::UUID FROM _changed)) n
+        WHERE n.history_id = h.history_id
         """,
-        {"now": now, "all": fresh},
+        {"all": fresh},
     )
     con.unregister("_changed")
 
 
-def _snapshot(con: duckdb.DuckDBPyConnection, state: dict[str, str], today: date, *, fresh: bool) -> None:
+def _snapshot(
+    con: duckdb.DuckDBPyConnection, state: dict[str, str], today: date, *, fresh: bool, donor: Path | None
+) -> None:
     """Every open deal as it stood at the end of each day. Past days come from stage history (stage, amount and
     probability as recorded at each change) the first time they are built; today's rows come from the deals as
-    they are now and are rebuilt by every load of the day, so the last load of a day fixes that day for good."""
+    they are now and are rebuilt by every load of the day, so the last load of a day fixes that day for good.
+    A file brought up to date from an older version first takes the days it missed from the current one."""
     last = state.get("snapshot_last_day")
     last_day = date.fromisoformat(last) if last and not fresh else None
+    if last_day is not None and donor is not None:
+        con.execute(f"ATTACH '{donor}' AS donor (READ_ONLY)")
+        donor_last = con.execute("SELECT value FROM donor.etl_state WHERE name = 'snapshot_last_day'").fetchall()
+        if donor_last and date.fromisoformat(donor_last[0][0]) >= last_day:
+            con.execute("DELETE FROM fact_pipeline_snapshot WHERE snapshot_date >= $d", {"d": last_day})
+            con.execute(
+                "INSERT INTO fact_pipeline_snapshot SELECT * FROM donor.fact_pipeline_snapshot"
+                " WHERE snapshot_date >= $d AND snapshot_date < $today",
+                {"d": last_day, "today": today},
+            )
+            last_day = min(date.fromisoformat(donor_last[0][0]), today)
+        con.execute("DETACH donor")
     if last_day is None:
         con.execute("DELETE FROM fact_pipeline_snapshot")
         first = con.execute("SELECT min(changed_date) FROM fact_deal_stage_history").fetchall()[0][0]

@@ -139,7 +139,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("amount", "DECIMAL(18,2)"),
         ("probability", "INTEGER"),
         ("left_at", "TIMESTAMPTZ"),  # when the deal left to_stage (the next change), NULL while it is there
-        ("hours_in_stage", "DOUBLE"),  # to_stage: until left_at, or until the load while still there
+        ("hours_in_stage", "DOUBLE"),  # in to_stage until left_at; NULL while the deal is still there
     ),
     "fact_activities": (
         ("activity_id", "UUID"),

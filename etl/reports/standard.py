@@ -1,5 +1,6 @@
 """The standard reports every tenant gets: specs like any saved report (users may copy them, not change them),
-each with a stable key (what `/reports/standard/{key}` and dashboard widgets name it by), a name and a description saying what it counts."""
+each with a stable key (what `/reports/standard/{key}` and dashboard widgets name it by), a name and a
+description saying what it counts."""
 
 from __future__ import annotations
 

@@ -329,3 +329,31 @@ def test_clientforge_etl_run_loads_a_workspace_by_slug(tenant: TenantWorld) -> N
     assert "incremental load, version 3" in third.stdout
     missing = runner.invoke(app, ["etl", "run", "--tenant", "no-such-workspace"])
     assert missing.exit_code == 1 and "No workspace with slug 'no-such-workspace'" in missing.stderr
+
+
+def tables_content(tenant_id: UUID) -> dict[str, list[tuple]]:
+    from etl import schema
+
+    return {table: sorted(wh(tenant_id, f"SELECT * FROM {table}"), key=repr) for table in schema.TABLES}
+
+
+def test_incremental_loads_bring_the_older_file_up_to_date_and_equal_a_full_rebuild(tenant: TenantWorld) -> None:
+    t, actor = tenant.tenant_id, tenant.admin
+    ids = make_records(tenant)
+    pipeline.run(t)  # version 1 (full)
+    with unit_of_work(actor) as session:
+        deals.update(session, actor, ids["deal"], DealPatch(amount=Decimal("1500")))
+    pipeline.run(t)  # version 2: a copy of 1 (there is no older file yet)
+    directory = warehouse.tenant_dir(t)
+    first_file = (directory / "v000001.duckdb").stat().st_ino
+    with unit_of_work(actor) as session:
+        contacts.delete(session, actor, ids["bob"])
+        contacts.create(session, actor, ContactCreate(first_name="Dora", last_name="New"))
+        activities.create(session, actor, ActivityCreate(type="email", subject="Proposal", deal_id=ids["deal"]))
+    third = pipeline.run(t)  # version 3: version 1's file, brought up to date with what changed since its load
+    assert (directory / "v000003.duckdb").stat().st_ino == first_file
+    assert third.tables["fact_deals"].rows_out >= 1  # the change of load 2 came again: version 1 never saw it
+    incremental = tables_content(t)
+    assert {r[1] for r in incremental["dim_contact"]} == {"Ada", "Dora"}
+    pipeline.run(t, full=True)
+    assert tables_content(t) == incremental
