@@ -84,7 +84,7 @@ def run(tenant_id: UUID, *, full: bool = False, trigger: str = "manual") -> RunR
                 version.copy_current()
                 con = duckdb.connect(str(path))
             try:
-                tables, watermark = _load(con, tenant_id, fresh=version.fresh, donor=version.donor)
+                tables, watermark, full_load = _load(con, tenant_id, fresh=version.fresh, donor=version.donor)
                 con.execute("CHECKPOINT")
             finally:
                 con.close()
@@ -92,7 +92,7 @@ def run(tenant_id: UUID, *, full: bool = False, trigger: str = "manual") -> RunR
     except BaseException as exc:
         _log_failure(run_id, tenant_id, started, exc)
         raise
-    result = RunResult(run_id, tenant_id, version.fresh, version.version, time.perf_counter() - started, tables)
+    result = RunResult(run_id, tenant_id, full_load, version.version, time.perf_counter() - started, tables)
     _log_success(result, watermark)
     log.info(
         "warehouse load",
@@ -113,10 +113,14 @@ def run(tenant_id: UUID, *, full: bool = False, trigger: str = "manual") -> RunR
 
 def _load(
     con: duckdb.DuckDBPyConnection, tenant_id: UUID, *, fresh: bool, donor: Path | None = None
-) -> tuple[dict[str, TableStats], datetime]:
+) -> tuple[dict[str, TableStats], datetime, bool]:
+    """Load into `con`; returns the stats, the snapshot time and whether the load was (or had to be) full."""
+    state = _state(con)
+    if not fresh and state.get("schema") != schema.fingerprint():  # a file of an older schema: rebuild it
+        _drop_everything(con)
+        fresh, donor, state = True, None, {}
     for statement in schema.create_statements():
         con.execute(statement)
-    state = dict(con.execute(f"SELECT name, value FROM {schema.STATE_TABLE}").fetchall())
     overlap = timedelta(seconds=get_settings().etl_overlap_seconds)
     stats: dict[str, TableStats] = {}
     with Extractor.open(tenant_id) as extractor:
@@ -127,6 +131,7 @@ def _load(
         con.execute("BEGIN")
         changed_deals: set[str] = set()
         # Table by table, so that only one table's rows are in memory at a time.
+        stages_before = _fingerprint(con, "dim_pipeline_stage")
         for table, (source_name, fn) in transform.TRANSFORMS.items():
             source = SOURCES[source_name]
             since = None if fresh else _since(state.get(f"watermark:{source_name}"), overlap)
@@ -138,20 +143,33 @@ def _load(
             if table in ("fact_deals", "fact_deal_stage_history"):  # owner, pipeline or stays may have changed
                 changed_deals.update(frame["deal_id" if "deal_id" in frame.columns else "id"].to_list())
             del frame
+    stages_changed = _fingerprint(con, "dim_pipeline_stage") != stages_before
     today = now.astimezone(_zone(tz)).date()
     _refresh(con, now, fresh=fresh, changed_deals=sorted(changed_deals))
     _snapshot(con, state, today, fresh=fresh, donor=donor)
     _dim_date(con, today, fiscal_start=int(tenant["settings"].get("fiscal_year_start_month", 1) or 1))
-    for statement in _views():
-        con.execute(statement)
+    _derived(con, fresh=fresh, changed_deals=sorted(changed_deals), stages_changed=stages_changed)
     state["watermark:audit"] = now.isoformat()
     state["snapshot_last_day"] = today.isoformat()
     state["timezone"] = tz
     state["loaded_at"] = now.isoformat()
+    state["schema"] = schema.fingerprint()
     con.execute(f"DELETE FROM {schema.STATE_TABLE}")
     con.executemany(f"INSERT INTO {schema.STATE_TABLE} VALUES (?, ?)", sorted(state.items()))
     con.execute("COMMIT")
-    return stats, now
+    return stats, now, fresh
+
+
+def _state(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [schema.STATE_TABLE]
+    ).fetchall()[0][0]
+    return dict(con.execute(f"SELECT name, value FROM {schema.STATE_TABLE}").fetchall()) if exists else {}
+
+
+def _drop_everything(con: duckdb.DuckDBPyConnection) -> None:
+    for name, kind in con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall():
+        con.execute(f'DROP {"VIEW" if kind == "VIEW" else "TABLE"} IF EXISTS "{name}"')
 
 
 def _apply(
@@ -178,10 +196,16 @@ def _apply(
     return stats
 
 
-def _views() -> list[str]:
-    from etl.reports import views  # the report layer's views over the star schema
+def _derived(con: duckdb.DuckDBPyConnection, *, fresh: bool, changed_deals: list[str], stages_changed: bool) -> None:
+    """The report layer's derived data (etl/reports/views.py), for the deals that changed."""
+    from etl.reports import views
 
-    return views.statements()
+    views.refresh(con, None if fresh or stages_changed else changed_deals)
+
+
+def _fingerprint(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple]:
+    """A small table's content, to tell whether a load changed it."""
+    return sorted(con.execute(f"SELECT * EXCLUDE (updated_at) FROM {table}").fetchall(), key=repr)
 
 
 def _since(mark: str | None, overlap: timedelta) -> datetime | None:
@@ -259,6 +283,8 @@ def _refresh(con: duckdb.DuckDBPyConnection, now: datetime, *, fresh: bool, chan
         """,
         {"now": now},
     )
+    # A deleted deal's history goes with it (a full load reads the history of deleted deals too).
+    con.execute("DELETE FROM fact_deal_stage_history WHERE deal_id NOT IN (SELECT deal_id FROM fact_deals)")
     # Stage history: pipeline and owner from the deal, when each stay ended and how long it lasted (NULL while
     # the deal is still there: fact_deals.days_in_stage has that). Only deals changed by this load can differ.
     con.register("_changed", pl.DataFrame({"deal_id": changed_deals}, schema={"deal_id": pl.String()}).to_arrow())

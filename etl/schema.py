@@ -11,6 +11,8 @@ records are not in the warehouse. `docs/analytics.md` describes every column for
 
 from __future__ import annotations
 
+import hashlib
+
 # Table -> its columns (name, DuckDB type), in order. The loader creates the tables from this, the transform
 # produces frames with exactly these columns, and the report builder knows what it may reference from it.
 TABLES: dict[str, tuple[tuple[str, str], ...]] = {
@@ -121,6 +123,7 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("days_in_stage", "INTEGER"),  # as of the load, open deals only
         ("is_rotting", "BOOLEAN"),  # open and in its stage longer than the stage's rotting_days
         ("cycle_days", "INTEGER"),  # created to closed, closed deals only
+        ("activity_count", "INTEGER"),  # activities logged against the deal
         ("tags", "VARCHAR[]"),
         ("created_at", "TIMESTAMPTZ"),
         ("created_date", "DATE"),
@@ -214,6 +217,15 @@ def create_statements() -> list[str]:
         cols = ", ".join(f'"{name}" {kind}' for name, kind in columns)
         out.append(f"CREATE TABLE IF NOT EXISTS {table} ({cols})")
     return out
+
+
+def fingerprint() -> str:
+    """Changes whenever the schema does (tables, columns, the report layer's derived tables): a warehouse file
+    of another fingerprint is rebuilt by the next load instead of loaded into."""
+    from etl.reports import views
+
+    text = repr((TABLES, STATE_COLUMNS, views.statements(), views.FUNNEL_ROWS))
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def columns(table: str) -> list[str]:

@@ -65,11 +65,6 @@ def _user(alias: str, column: str) -> tuple[str, tuple[str, ...]]:
     return f"LEFT JOIN dim_user {alias} ON {alias}.user_id = {column}", ()
 
 
-_DEAL_ACTIVITIES = (
-    "LEFT JOIN (SELECT deal_id, count(*) AS n FROM fact_activities WHERE deal_id IS NOT NULL GROUP BY deal_id) ac"
-    " ON ac.deal_id = d.deal_id"
-)
-
 SOURCES: dict[str, Source] = {
     "deals": Source(
         "fact_deals d",
@@ -79,7 +74,6 @@ SOURCES: dict[str, Source] = {
             "s": ("LEFT JOIN dim_pipeline_stage s ON s.stage_id = d.stage_id", ()),
             "a": ("LEFT JOIN dim_account a ON a.account_id = d.account_id", ()),
             "c": ("LEFT JOIN dim_contact c ON c.contact_id = d.contact_id", ()),
-            "ac": (_DEAL_ACTIVITIES, ()),
         },
         {
             "deal_id": _e("d.deal_id"),
@@ -111,7 +105,7 @@ SOURCES: dict[str, Source] = {
             "days_in_stage": _e("d.days_in_stage"),
             "cycle_days": _e("d.cycle_days"),
             "is_rotting": _e("d.is_rotting"),
-            "activity_count": _e("coalesce(ac.n, 0)", "ac"),
+            "activity_count": _e("d.activity_count"),
         },
     ),
     "stage_history": Source(

@@ -140,6 +140,7 @@ def con() -> duckdb.DuckDBPyConnection:
             occurred_date=date(2026, 3, i + 1),
             duration_seconds=60 * (i + 1),
         )
+    views.refresh(con)  # what the loader derives after a load: activity counts, the funnel
     return con
 
 

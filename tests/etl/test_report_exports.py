@@ -67,6 +67,7 @@ def con() -> duckdb.DuckDBPyConnection:
             "b": uuid.UUID(int=101),
         },
     )
+    views.refresh(con)  # what the loader derives after a load: activity counts, the funnel
     return con
 
 

@@ -357,3 +357,17 @@ def test_incremental_loads_bring_the_older_file_up_to_date_and_equal_a_full_rebu
     assert {r[1] for r in incremental["dim_contact"]} == {"Ada", "Dora"}
     pipeline.run(t, full=True)
     assert tables_content(t) == incremental
+
+
+def test_a_warehouse_of_an_older_schema_is_rebuilt_by_the_next_load(tenant: TenantWorld) -> None:
+    import duckdb
+
+    make_records(tenant)
+    pipeline.run(tenant.tenant_id)
+    for version in sorted(warehouse.tenant_dir(tenant.tenant_id).glob("v*.duckdb")):
+        with duckdb.connect(str(version)) as con:  # as a release with another schema would have left them
+            con.execute("UPDATE etl_state SET value = 'older' WHERE name = 'schema'")
+            con.execute("ALTER TABLE fact_deals DROP COLUMN activity_count")
+    rebuilt = pipeline.run(tenant.tenant_id)
+    assert rebuilt.full and rebuilt.version == 2
+    assert one(tenant.tenant_id, "SELECT activity_count FROM fact_deals") == 1
