@@ -9,7 +9,7 @@ with `set_config(..., true)`, i.e. `SET LOCAL`, from the actor; with no tenant s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, Executable, Result, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -184,6 +184,15 @@ def execute_binding(
     finally:
         session.info["tenancy"] = (tenant_id, user_id, api_key_id)
     return result
+
+
+def execute_core(session: Session, statement: Executable, params: Mapping[str, Any] | None = None) -> Result[Any]:
+    """Run a Core statement (columns, not entities) on the session's connection, in its transaction (tenancy
+    bound as for any statement): rows as the driver returns them, without the ORM's per-statement and per-row
+    work. Pending changes are flushed first, as the ORM's autoflush would before a query."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(statement, params)
 
 
 def bind_actor(session: Session, actor: Actor) -> None:

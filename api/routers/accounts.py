@@ -158,7 +158,7 @@ def delete_account(account_id: UUID, actor: CurrentActor, session: SessionDep) -
 )
 def list_account_contacts(account_id: UUID, actor: CurrentActor, session: SessionDep, params: ListParams) -> dict:
     """The account's contacts, with the contacts list's filters, sort, fields, search and pages."""
-    return list_response(contacts.list_contacts(session, actor, params, account_id=account_id))
+    return list_response(contacts.list_contacts(session, actor, params, account_id=account_id, json_ready=False))
 
 
 @router.get(

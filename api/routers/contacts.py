@@ -56,7 +56,7 @@ def list_contacts(actor: CurrentActor, session: SessionDep, params: ListParams) 
     """Filter by any field (`leadStatus=new,qualified`, `leadScore[gte]=50`, `lifecycleStage=mql`, `ownerId=...`,
     `tags=vip`, `lastContactedAt[lt]=2026-01-01`, `cf.<field>=...`), sort (`sort=-leadScore,lastName`), select
     `fields=`, `search=`; offset pages (`page`, `limit`) or cursor pages (`cursor=`, stable under inserts)."""
-    return list_response(contacts.list_contacts(session, actor, params))
+    return list_response(contacts.list_contacts(session, actor, params, json_ready=False))
 
 
 @router.post(

@@ -139,10 +139,16 @@ def to_read(session: Session, actor: Actor, contact: Contact) -> ContactRead:
 
 
 def list_contacts(
-    session: Session, actor: Actor, params: Mapping[str, Sequence[str]], *, account_id: UUID | None = None
+    session: Session,
+    actor: Actor,
+    params: Mapping[str, Sequence[str]],
+    *,
+    account_id: UUID | None = None,
+    json_ready: bool = True,
 ) -> listing.RecordPage:
     """One page of contacts by the list query language; with `account_id`, that account's contacts (404
-    when the actor cannot see the account)."""
+    when the actor cannot see the account). `json_ready=False`: UUIDs and datetimes in the items stay objects
+    (for pydantic-core's JSON encoder, see `listing.list_page`)."""
     actor.require(ENTITY, "read")
     statement = actor.readable(Contact)  # the page selects ContactRead's columns only (no search vector)
     if account_id is not None:
@@ -158,6 +164,7 @@ def list_contacts(
         model=Contact,
         serialize=serialize,
         read_schema=ContactRead,
+        json_ready=json_ready,
     )
 
 

@@ -32,7 +32,7 @@ from sqlalchemy.sql import operators
 from core.actor import Actor
 from core.custom_fields.models import FIELD_ENTITIES, CustomField, CustomFieldValue
 from core.custom_fields.schemas import CustomFieldCreate, CustomFieldRead, CustomFieldUpdate
-from core.db import on_commit
+from core.db import execute_core, on_commit
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
@@ -320,8 +320,10 @@ def values_for(session: Session, actor: Actor, entity_type: str, entity_ids: lis
     result: dict[UUID, dict[str, Any]] = {entity_id: {} for entity_id in entity_ids}
     if not entity_ids:
         return result
-    rows = session.execute(
-        _VALUES_OF_RECORDS, {"tenant_id": actor.tenant_id, "entity_type": entity_type, "entity_ids": list(result)}
+    rows = execute_core(
+        session,
+        _VALUES_OF_RECORDS,
+        {"tenant_id": actor.tenant_id, "entity_type": entity_type, "entity_ids": list(result)},
     )
     for row in rows:
         result.setdefault(row.entity_id, {})[row.field_name] = _json_value(row.field_type, row)

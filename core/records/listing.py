@@ -19,9 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Select
+from sqlalchemy import ARRAY, Select, String, type_coerce
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from core.actor import Actor
 from core.custom_fields import service as custom_fields
@@ -85,22 +86,51 @@ def _row_shape(read_schema: type[BaseModel], model: Any) -> tuple[tuple[str, Any
     )
 
 
+def _as_fetched(column: Any) -> Any:
+    """A string array as psycopg returns it (a list of str, or None): SQLAlchemy's ARRAY result processor
+    would only copy each list, per row."""
+    if isinstance(column.type, ARRAY) and isinstance(column.type.item_type, String):
+        return type_coerce(column, NullType())
+    return column
+
+
 @cache
 def _row_columns(read_schema: type[BaseModel], model: Any) -> tuple[Any, ...]:
     """The shape's columns labelled with their JSON names (built once: labels are immutable)."""
-    return tuple(column.label(name) for name, column in _row_shape(read_schema, model) if column is not None)
+    return tuple(
+        _as_fetched(column).label(name) for name, column in _row_shape(read_schema, model) if column is not None
+    )
+
+
+@cache
+def _row_layout(shape: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, ...], str | None, tuple[str, ...], int]:
+    """How a row of `_row_columns` becomes an item: (names of the columns before the custom fields, the custom
+    fields' name or None when the schema has none, names of the columns after them, where `id` is in the row)."""
+    names = [name for name, column in shape if column is not None]
+    position = next((i for i, (_, column) in enumerate(shape) if column is None), len(shape))
+    custom = shape[position][0] if position < len(shape) else None
+    return tuple(names[:position]), custom, tuple(names[position:]), names.index("id")
 
 
 def _items_from_rows(
-    rows: list[Any], shape: tuple[tuple[str, Any], ...], values: Mapping[Any, dict[str, Any]]
+    rows: list[Any], shape: tuple[tuple[str, Any], ...], values: Mapping[Any, dict[str, Any]], *, json_ready: bool
 ) -> list[dict[str, Any]]:
-    """Each row (its columns labelled with their JSON names) as the read schema dumps it in JSON mode."""
-    items = []
-    for row in rows:
-        mapping = row._mapping
-        items.append(
-            {name: values.get(mapping["id"], {}) if column is None else mapping[name] for name, column in shape}
-        )
+    """Each row (the columns of `_row_columns`, then any added sort columns) as the read schema dumps it in
+    JSON mode (without `json_ready`: UUIDs and datetimes still objects, which pydantic-core's JSON encoder
+    writes the same way)."""
+    before, custom, after, id_at = _row_layout(shape)
+    if custom is None:
+        items = [dict(zip(before, row, strict=False)) for row in rows]
+    else:
+        cut = len(before)
+        items = []
+        for row in rows:
+            item = dict(zip(before, row, strict=False))
+            item[custom] = values.get(row[id_at], {})
+            item.update(zip(after, row[cut:], strict=False))
+            items.append(item)
+    if not json_ready:
+        return items
     # UUIDs and datetimes as pydantic writes them in JSON mode: the serializer that `model_dump` uses.
     return to_jsonable_python(items)  # type: ignore[no-any-return]
 
@@ -117,6 +147,7 @@ def list_page(
     serialize: Callable[[Any, dict[str, Any]], dict[str, Any]],
     default_sort: str = "-createdAt",
     read_schema: type[BaseModel] | None = None,
+    json_ready: bool = True,
 ) -> RecordPage:
     """`statement` selects the model (already limited to what the actor may read); `serialize(record,
     custom_values)` returns the record's JSON-ready dict with camelCase keys named as the specs are.
@@ -125,7 +156,9 @@ def list_page(
     schema's columns, labelled with their JSON names, and builds each item from its row. Only for a schema whose
     every field but `custom_fields` is a column of `model` of the same name, whose values it takes as they are
     (no validator changes them, no computed field): then each item is exactly what `serialize` returns.
-    `statement` must carry no ORM loader options then.
+    `statement` must carry no ORM loader options then. Such a page's items keep UUIDs and datetimes as objects
+    unless `json_ready` (the default): a caller that writes the page with pydantic-core's JSON encoder (as the
+    API does) gets the same JSON without converting every value twice.
     """
     _check_params(params)
     all_specs = dict(specs)
@@ -146,7 +179,7 @@ def list_page(
         if spec.name.startswith("cf.") or (shape is not None and spec.name not in labelled):
             statement = statement.add_columns(spec.expression.label(spec.name))
     try:
-        page = q.page(session, statement, query, id_spec=all_specs["id"])
+        page = q.page(session, statement, query, id_spec=all_specs["id"], plain_rows=shape is not None)
     except DataError as exc:  # a value outside its column's range (an int beyond 2^31): the caller rolls back
         raise ValidationFailed(
             "Invalid list query: a filter value is out of range for its field",
@@ -155,9 +188,10 @@ def list_page(
     fields = query.fields
     wants_cf = fields is None or "customFields" in fields or any(f.startswith("cf.") for f in fields)
     if shape is not None:
-        ids = [row._mapping["id"] for row in page.rows]
+        id_at = _row_layout(shape)[3]
+        ids = [row[id_at] for row in page.rows]
         values = custom_fields.values_for(session, actor, entity_type, ids) if wants_cf and ids else {}
-        items = [_select(item, fields) for item in _items_from_rows(page.rows, shape, values)]
+        items = [_select(item, fields) for item in _items_from_rows(page.rows, shape, values, json_ready=json_ready)]
     else:
         records = [row[0] for row in page.rows]
         values = (

@@ -28,6 +28,7 @@ from uuid import UUID
 from sqlalchemy import Column, ColumnElement, Integer, Select, and_, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
+from core.db import execute_core
 from core.errors import ValidationFailed
 
 RESERVED = {"page", "limit", "cursor", "sort", "fields", "search"}
@@ -271,13 +272,25 @@ def _never_null(spec: FieldSpec, id_spec: FieldSpec) -> bool:
     return column is not None and id_column is not None and not column.nullable and column.table is id_column.table
 
 
-def page(session: Session, statement: Select[Any], query: ListQuery, *, id_spec: FieldSpec) -> Page:
+def page(
+    session: Session, statement: Select[Any], query: ListQuery, *, id_spec: FieldSpec, plain_rows: bool = False
+) -> Page:
     """Order by the sort (ties broken by id) and fetch one page: by offset with a total, or, with a cursor
     (or `cursor=` empty to start), by keyset with the next cursor (no total: lists stay fast when large).
 
     Empty values sort last. A column that cannot be empty is ordered without `NULLS LAST`: the same order, but
     one that a (tenant_id, column, ...) index can return as it is, read forwards or backwards.
+
+    With `plain_rows` (a statement of labelled columns, no entity), the statements run on the session's
+    connection (`execute_core`): the same rows without the ORM's work per statement and per row.
     """
+    if plain_rows:
+
+        def execute(statement: Any) -> Any:
+            return execute_core(session, statement)
+
+    else:
+        execute = session.execute
     keys = [spec for spec, _ in query.sort if spec.name != id_spec.name] + [id_spec]
     directions = [desc for spec, desc in query.sort if spec.name != id_spec.name] + [
         next((desc for spec, desc in query.sort if spec.name == id_spec.name), False)
@@ -288,10 +301,8 @@ def page(session: Session, statement: Select[Any], query: ListQuery, *, id_spec:
         ordered = spec.expression.desc() if desc else spec.expression.asc()
         order.append(ordered if plain else ordered.nulls_last())
     if query.cursor is None:
-        total = session.scalar(select(func.count()).select_from(statement.order_by(None).subquery())) or 0
-        rows = list(
-            session.execute(statement.order_by(*order).limit(query.limit).offset((query.page - 1) * query.limit))
-        )
+        total = execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar() or 0
+        rows = execute(statement.order_by(*order).limit(query.limit).offset((query.page - 1) * query.limit)).all()
         return Page(rows, total, None)
     if query.cursor:
         after = _decode_cursor(query.cursor, keys)
@@ -301,7 +312,7 @@ def page(session: Session, statement: Select[Any], query: ListQuery, *, id_spec:
             # lets an index on that key start at the cursor instead of reading every row before it.
             first = _comparable(keys[0])
             statement = statement.where(first <= _plain(after[0]) if directions[0] else first >= _plain(after[0]))
-    rows = list(session.execute(statement.order_by(*order).limit(query.limit + 1)))
+    rows = execute(statement.order_by(*order).limit(query.limit + 1)).all()
     more = len(rows) > query.limit
     rows = rows[: query.limit]
     next_cursor = None
