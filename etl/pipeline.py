@@ -30,6 +30,7 @@ from core.analytics.models import EtlRun
 from core.config import get_settings
 from core.db import unit_of_work
 from core.ids import new_id
+from core.jobs import service as jobs
 from etl import schema, transform, warehouse
 from etl.extract import SOURCES, Extractor
 
@@ -37,7 +38,8 @@ log = logging.getLogger(__name__)
 
 # Source tables whose hard deletes remove warehouse rows (source -> warehouse table).
 _DELETES_FROM = {source: table for table, (source, _) in transform.TRANSFORMS.items()}
-_WHOLE = ("dim_user", "dim_pipeline_stage")  # small: replaced whole on every load
+_WHOLE = ("dim_user", "dim_pipeline_stage")
+LOAD_JOB = "etl.load"  # the worker's job kind (etl/tasks.py)  # small: replaced whole on every load
 
 
 @dataclass
@@ -426,6 +428,8 @@ def _log_success(result: RunResult, watermark: datetime) -> None:
         )
         keep = datetime.now(UTC) - timedelta(days=get_settings().etl_run_retention_days)
         session.execute(delete(EtlRun).where(EtlRun.tenant_id == result.tenant_id, EtlRun.started_at < keep))
+        # The worker queues a load every few minutes: its finished jobs go with the log's retention.
+        jobs.prune_system_jobs(session, tenant_id=result.tenant_id, kind=LOAD_JOB, finished_before=keep)
 
 
 def _log_failure(run_id: UUID, tenant_id: UUID, started: float, exc: BaseException) -> None:

@@ -18,7 +18,7 @@ from core.jobs import service as jobs
 from core.jobs.registry import JobContext, handler, periodic
 from etl import pipeline
 
-LOAD = "etl.load"
+LOAD = pipeline.LOAD_JOB
 SCHEDULE = "etl.schedule"
 TRIGGERS = ("manual", "schedule", "event", "api")
 

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -159,6 +159,20 @@ def enqueue_system(
     """A job of the platform itself for a tenant (no creator: it runs as the system actor), such as the periodic
     warehouse load. Callers are the worker's own periodic tasks and event dispatch, never a user request."""
     return _insert(session, tenant_id, None, None, kind, _json(params), run_at, dedupe_key)
+
+
+def prune_system_jobs(session: Session, *, tenant_id: UUID, kind: str, finished_before: datetime) -> int:
+    """Delete the tenant's finished system jobs (no creator) of `kind` that ended before `finished_before`: work
+    the platform repeats every few minutes (warehouse loads) keeps its own log and need not keep every job."""
+    statement = delete(Job).where(
+        Job.tenant_id == tenant_id,
+        Job.kind == kind,
+        Job.created_by.is_(None),
+        Job.api_key_id.is_(None),
+        Job.status.in_(TERMINAL_STATUSES),
+        Job.finished_at < finished_before,
+    )
+    return int(session.execute(statement).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def debounce(session: Session, *, tenant_id: UUID, kind: str, window_seconds: int) -> Job:

@@ -290,6 +290,12 @@ def test_a_change_reaches_the_warehouse_through_the_worker(tenant: TenantWorld, 
     assert time.monotonic() - started < 60
     run = owner_rows("SELECT trigger, status FROM etl_runs WHERE tenant_id = :t", t=t)
     assert [(r.trigger, r.status) for r in run] == [("event", "succeeded")]
+    # Loads run every few minutes: their finished jobs leave with the run log's retention (30 days).
+    owner_execute("UPDATE jobs SET finished_at = now() - interval '40 days' WHERE tenant_id = :t", t=t)
+    owner_execute("UPDATE etl_runs SET started_at = now() - interval '40 days' WHERE tenant_id = :t", t=t)
+    pipeline.run(t)
+    assert owner_rows("SELECT count(*) AS n FROM jobs WHERE tenant_id = :t AND kind = 'etl.load'", t=t)[0].n == 0
+    assert [r.trigger for r in owner_rows("SELECT trigger FROM etl_runs WHERE tenant_id = :t", t=t)] == ["manual"]
 
 
 def test_the_periodic_schedule_queues_one_load_per_tenant_and_period(
