@@ -40,7 +40,12 @@ def load(ctx: JobContext) -> dict[str, Any]:
     }
 
 
-subscribe("*", LOAD, debounce_seconds=lambda: get_settings().etl_debounce_seconds)
+def subscribe_loads() -> None:
+    """A load soon after any change (one per tenant and debounce window). On at import."""
+    subscribe("*", LOAD, debounce_seconds=lambda: get_settings().etl_debounce_seconds)
+
+
+subscribe_loads()
 
 
 @periodic(SCHEDULE, every_seconds=lambda: get_settings().etl_interval_seconds)

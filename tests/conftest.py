@@ -66,6 +66,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _no_warehouse_loads_after_changes() -> Iterator[None]:
+    """A test that imports etl.tasks (for its job handlers) must not leave every later test's events queueing
+    warehouse loads that their `drain()` then waits for; the one test that wants them subscribes itself."""
+    yield
+    from core.events.service import unsubscribe
+
+    unsubscribe("*", "etl.load")
+
+
+@pytest.fixture(autouse=True)
 def _clean_redis() -> Iterator[None]:
     """Rate-limit and lockout counters must not leak between tests."""
     yield

@@ -66,6 +66,15 @@ def subscribe(
         _debounce[job_kind] = debounce_seconds
 
 
+def unsubscribe(event_type: str, job_kind: str) -> None:
+    """Undo `subscribe` (tests that turn a reaction on for themselves only)."""
+    if job_kind in _subscribers.get(event_type, []):
+        _subscribers[event_type].remove(job_kind)
+    if not any(job_kind in kinds for kinds in _subscribers.values()):
+        _interest.pop(job_kind, None)
+        _debounce.pop(job_kind, None)
+
+
 def debounce_window(job_kind: str) -> int | None:
     """The debounce window (seconds) of a debounced subscriber, None for a per-event one."""
     window = _debounce.get(job_kind)

@@ -269,6 +269,7 @@ def etl_worker(monkeypatch: pytest.MonkeyPatch) -> Any:
 
     monkeypatch.setenv("CLIENTFORGE_ETL_DEBOUNCE", "1")
     reset_settings()
+    etl.tasks.subscribe_loads()  # on for this test only (tests/conftest.py turns it off after each)
     yield etl.tasks
     monkeypatch.delenv("CLIENTFORGE_ETL_DEBOUNCE")
     reset_settings()
