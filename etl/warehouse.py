@@ -188,31 +188,6 @@ class NextVersion:
                 readers.unlink(missing_ok=True)
 
 
-def drop(tenant_id: UUID) -> None:
-    """Delete the tenant's warehouse (it is derived data: the next load rebuilds it)."""
-    with locked(tenant_id) as directory:
-        for path in directory.iterdir():
-            if path.name != LOCK:
-                path.unlink(missing_ok=True)
-
-
-def size_bytes(tenant_id: UUID) -> int:
-    published = current(tenant_id)
-    return published.path.stat().st_size if published and published.path.exists() else 0
-
-
-def describe(tenant_id: UUID) -> dict[str, Any]:
-    published = current(tenant_id)
-    if published is None:
-        return {"built": False}
-    return {
-        "built": True,
-        "version": published.version,
-        "builtAt": published.built_at.isoformat(),
-        "bytes": size_bytes(tenant_id),
-    }
-
-
 # The notebook API --------------------------------------------------------------------------------------------
 
 
