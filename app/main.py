@@ -1,19 +1,60 @@
 """Streamlit entry: the router (`streamlit run app/main.py`, or `clientforge ui` / `clientforge up`).
 
-Pages are short scripts in pages/; they call core/ (never SQL, drivers or the API) and are registered here.
+Signed out, the only page is the login. Signed in, the menu holds the pages the user's role may open (see
+`app.ui.pages`); the sidebar shows who is signed in and the sign-out button. A page that fails unexpectedly shows
+a message with a reference (the traceback goes to the log, never to the screen).
 """
 
-from pathlib import Path
+from __future__ import annotations
+
+import logging
+import secrets
 
 import streamlit as st
 
-PAGES = Path(__file__).resolve().parent.parent / "pages"
+from app.ui import calls, session
+from app.ui.pages import PAGES_DIR, permitted
+from app.ui.widgets import ACTOR
+
+log = logging.getLogger("clientforge.ui")
 
 st.set_page_config(page_title="ClientForge", page_icon=":material/handshake:", layout="wide")
 
-page = st.navigation(
-    [
-        st.Page(PAGES / "home.py", title="Home", icon=":material/home:", default=True),
-    ]
-)
-page.run()
+actor = session.actor()
+if actor is None:
+    st.session_state.pop(ACTOR, None)
+    page = st.navigation([st.Page(PAGES_DIR / "login.py", title="Sign in", icon=":material/login:")], position="hidden")
+else:
+    st.session_state[ACTOR] = actor
+    sections: dict[str, list[st.Page]] = {}
+    for definition in permitted(actor):
+        sections.setdefault(definition.section, []).append(
+            st.Page(
+                definition.path,
+                title=definition.title,
+                icon=definition.icon,
+                url_path=definition.url_path,
+                default=definition.default,
+                visibility="hidden" if definition.hidden else "visible",
+            )
+        )
+    page = st.navigation(sections)
+    who = session.current()
+    with st.sidebar:
+        st.markdown(f"**{who.name if who else actor.email}**")
+        st.caption(f"{actor.role.title()} · {who.tenant_slug if who else ''}")
+        if st.button("Sign out", icon=":material/logout:", key="cf_sign_out"):
+            session.sign_out(actor)
+            st.rerun()
+    calls.show_pending_toast()
+
+try:
+    page.run()
+except Exception:
+    reference = secrets.token_hex(4)
+    log.exception("UI page %s failed (reference %s)", page.title, reference)
+    st.error(
+        f"Something went wrong on this page; nothing you did was lost. Reload to try again, and quote reference "
+        f"{reference} if it keeps happening.",
+        icon=":material/error:",
+    )

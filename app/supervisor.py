@@ -67,6 +67,10 @@ def ui_command(port: int) -> list[str]:
         "false",
         "--server.fileWatcherType",
         "none",
+        "--client.showErrorDetails",
+        "none",
+        "--client.toolbarMode",
+        "minimal",
     ]
 
 

@@ -1,19 +1,167 @@
-"""Home: what ClientForge is and where to go next (placeholder until the workspace pages land)."""
+"""My day: what needs the rep today (tasks due and overdue, deals closing this month, rotting deals, recent
+activity) and quick adds for a contact, a task or a note."""
+
+from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
-from core.config import get_settings
+from app.ui import widgets as ui
+from app.ui.calls import attempt, load
+from core.activities import service as activities
+from core.contacts import service as contacts
+from core.contacts.schemas import ContactCreate
+from core.deals import service as deals
+from core.notes import service as notes
+from core.notes.schemas import NoteCreate
+from core.tasks import service as tasks
+from core.tasks.schemas import TaskCreate, TaskUpdate
 
-settings = get_settings()
-host = "localhost" if settings.api_host in ("0.0.0.0", "127.0.0.1", "") else settings.api_host
-docs_url = f"http://{host}:{settings.api_port}/api/v1/docs"
+actor = ui.page("home.py")
+me = str(actor.user_id)
+today = load(actor, deals.today)
+month_start = today.replace(day=1)
+month_end = (month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+end_of_today = datetime.combine(today, time.max, tzinfo=UTC).isoformat()
 
-st.title("ClientForge")
-st.markdown(
-    "ClientForge is a CRM built around analytics and AI: contacts, companies, deals and tasks in PostgreSQL, "
-    "dashboards and forecasts for sales managers, a workspace and the **Albedo** assistant for sales reps, "
-    "notebooks for analysts, and a REST API for other systems."
+due = load(
+    actor,
+    tasks.list_tasks,
+    {
+        "assigneeId": [me],
+        "status": ["open,in_progress"],
+        "dueAt[lte]": [end_of_today],
+        "sort": ["dueAt"],
+        "limit": ["50"],
+    },
 )
-st.info("The sales workspace and dashboards are on their way. Meanwhile, everything is in the API.")
-st.link_button("Open the API docs", docs_url, icon=":material/api:")
-st.caption(f"API documentation: {docs_url}")
+closing = load(
+    actor,
+    deals.list_deals,
+    {
+        "ownerId": [me],
+        "isClosed": ["false"],
+        "expectedCloseDate[gte]": [month_start.isoformat()],
+        "expectedCloseDate[lte]": [month_end.isoformat()],
+        "sort": ["expectedCloseDate"],
+        "limit": ["50"],
+    },
+)
+rotting = load(
+    actor, deals.list_deals, {"ownerId": [me], "isRotting": ["true"], "sort": ["stageEnteredAt"], "limit": ["20"]}
+)
+recent = load(actor, activities.list_activities, {"ownerId": [me], "sort": ["-occurredAt"], "limit": ["10"]})
+
+overdue = [t for t in due.items if t.get("isOverdue")]
+tiles = st.columns(4)
+tiles[0].metric("Tasks due today", len(due.items) - len(overdue))
+tiles[1].metric("Overdue tasks", len(overdue))
+tiles[2].metric(
+    "Closing this month",
+    closing.total or 0,
+    help=f"Open deals you own with an expected close date from {month_start} to {month_end}",
+)
+tiles[3].metric("Rotting deals", rotting.total or 0, help="Open deals longer in their stage than the stage allows")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Tasks due")
+    if not due.items:
+        ui.empty("Nothing due today. Well done.", icon=":material/celebration:")
+    for task in due.items:
+        row = st.columns([6, 3, 2])
+        flag = ":red[overdue] · " if task.get("isOverdue") else ""
+        row[0].markdown(f"**{task['title']}**  \n{flag}{task['priority']} priority")
+        row[1].caption(f"due {task['dueAt'][:16].replace('T', ' ')}" if task.get("dueAt") else "no due date")
+        if row[2].button("Done", key=f"done_{task['id']}", icon=":material/check:"):
+            done = attempt(
+                actor,
+                lambda s, a, t=task: tasks.update(s, a, t["id"], TaskUpdate(status="done", version=t["version"])),
+                done=f"Completed: {task['title']}",
+            )
+            if done is not None:
+                st.rerun()
+
+    st.subheader("Closing this month")
+    if not closing.items:
+        ui.empty("No open deals of yours close this month.")
+    for deal in closing.items:
+        ui.detail_link(
+            "deal",
+            deal["id"],
+            f"{deal['name']} · {ui.money(deal['amount'], deal['currency'])} · {deal['stageName']} · "
+            f"closes {deal['expectedCloseDate']}",
+        )
+
+    st.subheader("Rotting deals")
+    if not rotting.items:
+        ui.empty("No deal of yours is stuck in its stage.")
+    for deal in rotting.items:
+        ui.detail_link(
+            "deal", deal["id"], f"{deal['name']} · {deal['daysInStage']} days in {deal['stageName']} · :red[rotting]"
+        )
+
+with right:
+    st.subheader("Quick add")
+    kind = st.segmented_control("Add", ["Contact", "Task", "Note"], default="Contact", key="quick_kind")
+    box = st.container()
+    if kind == "Contact":
+        with st.form("quick_contact", clear_on_submit=False):
+            first = st.text_input("First name", key="qc_first")
+            last = st.text_input("Last name", key="qc_last")
+            email = st.text_input("Email", key="qc_email")
+            if st.form_submit_button("Add contact", type="primary"):
+                made = attempt(
+                    actor,
+                    lambda s, a: contacts.create(
+                        s, a, ContactCreate(first_name=first, last_name=last, email=email or None)
+                    ),
+                    done=f"Contact {first} {last} added",
+                    where=box,
+                    clear=("qc_first", "qc_last", "qc_email"),
+                )
+                if made is not None:
+                    st.rerun()
+    elif kind == "Task":
+        with st.form("quick_task", clear_on_submit=False):
+            title = st.text_input("Title", key="qt_title")
+            due_day = st.date_input("Due", value=today)
+            due_time = st.time_input("At", value=time(9, 0))
+            priority = st.selectbox("Priority", ["low", "normal", "high", "urgent"], index=1)
+            if st.form_submit_button("Add task", type="primary"):
+                made = attempt(
+                    actor,
+                    lambda s, a: tasks.create(
+                        s,
+                        a,
+                        TaskCreate(
+                            title=title,
+                            due_at=datetime.combine(due_day, due_time, tzinfo=UTC),
+                            priority=priority,
+                        ),
+                    ),
+                    done=f"Task added: {title}",
+                    where=box,
+                    clear=("qt_title",),
+                )
+                if made is not None:
+                    st.rerun()
+    else:
+        target = ui.pick_record(actor, "On", ("contacts", "accounts", "deals"), key="quick_note_on")
+        with st.form("quick_note", clear_on_submit=False):
+            body = st.text_area("Note", key="qn_body")
+            if st.form_submit_button("Add note", type="primary", disabled=target is None):
+                made = attempt(
+                    actor,
+                    lambda s, a: notes.create(s, a, target.type, target.id, NoteCreate(body=body)),
+                    done=f"Note added to {target.title}",
+                    where=box,
+                    clear=("qn_body",),
+                )
+                if made is not None:
+                    st.rerun()
+
+    st.subheader("Recent activity")
+    if not recent.items:
+        ui.empty("No activity logged yet.")
+    for item in recent.items:
+        st.markdown(f"**{item['type'].title()}** · {item['subject']}  \n{item['occurredAt'][:16].replace('T', ' ')}")

@@ -1,0 +1,57 @@
+"""My day: the rep's due tasks, deals closing this month and rotting deals; quick adds write through core/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from core.contacts import service as contacts
+from core.db import unit_of_work
+from core.demo.service import SeedResult
+from core.tasks import service as tasks
+from core.tasks.schemas import TaskCreate
+from tests.factories import TenantWorld
+from tests.ui.conftest import as_role, new_app, shown, sign_in
+
+
+def test_every_role_of_the_demo_sees_their_day_without_an_error(demo_workspace: SeedResult) -> None:
+    for role in ("admin", "manager", "rep"):
+        at = as_role(demo_workspace, role)
+        assert not at.exception, role
+        assert not at.error, [e.value for e in at.error]
+        labels = {m.label for m in at.metric}
+        assert {"Tasks due today", "Overdue tasks", "Closing this month", "Rotting deals"} <= labels
+
+
+def test_an_overdue_task_is_flagged_and_done_completes_it(tenant: TenantWorld) -> None:
+    admin = tenant.admin
+    with unit_of_work(admin) as session:
+        task = tasks.create(
+            session, admin, TaskCreate(title="Call Acme back", due_at=datetime.now(UTC) - timedelta(days=2))
+        )
+        task_id = task.id
+    at = sign_in(new_app(), tenant.slug, tenant.admin_email)
+    assert "Call Acme back" in shown(at) and "overdue" in shown(at)
+    assert next(m.value for m in at.metric if m.label == "Overdue tasks") == "1"
+    at.button(key=f"done_{task_id}").click().run()
+    with unit_of_work(admin) as session:
+        assert tasks.get(session, admin, task_id).status == "done"
+    assert "Call Acme back" not in "\n".join(m.value for m in at.markdown)
+    assert next(m.value for m in at.metric if m.label == "Overdue tasks") == "0"
+
+
+def test_quick_add_contact_creates_it_and_a_bad_email_is_explained(tenant: TenantWorld) -> None:
+    at = sign_in(new_app(), tenant.slug, tenant.admin_email)
+    inputs = {t.label: t for t in at.text_input}
+    inputs["First name"].input("Ada")
+    inputs["Last name"].input("Lovelace")
+    inputs["Email"].input("not-an-email")
+    next(b for b in at.button if b.label == "Add contact").click().run()
+    assert any("email" in e.value.lower() for e in at.error)
+    with unit_of_work(tenant.admin) as session:
+        assert contacts.list_contacts(session, tenant.admin, {}).total == 0
+    inputs = {t.label: t for t in at.text_input}
+    inputs["Email"].input("ada@example.com")
+    next(b for b in at.button if b.label == "Add contact").click().run()
+    with unit_of_work(tenant.admin) as session:
+        page = contacts.list_contacts(session, tenant.admin, {})
+    assert page.total == 1 and page.items[0]["email"] == "ada@example.com"
