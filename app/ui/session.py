@@ -48,7 +48,7 @@ def sign_in(*, email: str, password: str, tenant_slug: str) -> SignedIn:
         pair = auth.login_committing_failures(email=email, password=password, tenant_slug=tenant_slug)
         with unit_of_work(tenant_id=pair.tenant_id) as session:
             actor = auth.authenticate_access_token(session, pair.access_token)
-            name = users.get(session, actor, pair.user_id).full_name
+            name = users.me(session, actor).full_name
     finally:
         reset_context(token)
     signed_in = SignedIn(pair.access_token, pair.refresh_token, pair.tenant_id, pair.user_id, name, tenant_slug.strip())

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import EmailStr, Field, field_validator
+from pydantic import AfterValidator, EmailStr, Field, field_validator
 
 from core.config import Plan
+from core.pipelines.schemas import Currency
 from core.schemas import ReadSchema, Schema
 
 
@@ -57,3 +59,41 @@ class TenantRead(ReadSchema):
     subscription_ends_at: datetime | None
     created_at: datetime
     version: int
+
+
+def _known_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError("not a known time zone (an IANA name such as Europe/Paris or America/New_York)") from exc
+    return value
+
+
+class WorkspaceSettings(ReadSchema):
+    """The workspace settings people change (the rest of `settings` belongs to the platform, e.g. `demo`)."""
+
+    name: str
+    timezone: str
+    currency: str = "USD"
+    fiscal_year_start_month: int = 1
+    plan: str
+    max_users: int
+    version: int
+
+
+class WorkspaceSettingsUpdate(Schema):
+    """Only the fields sent change; the currency and fiscal year start are merged into `settings`, whose
+    other keys are kept."""
+
+    name: str | None = Field(None, min_length=1, max_length=255)
+    timezone: Annotated[str, AfterValidator(_known_zone)] | None = Field(None, max_length=64)
+    currency: Currency | None = Field(None, description="Default currency of the workspace (ISO 4217).")
+    fiscal_year_start_month: int | None = Field(None, ge=1, le=12, description="1 = January.")
+    version: int | None = None
+
+    @field_validator("name", "timezone", "currency", "fiscal_year_start_month")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null: leave the field out to keep its value")
+        return value

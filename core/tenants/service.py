@@ -15,7 +15,7 @@ from core.ids import new_id
 from core.pipelines import service as pipelines
 from core.rbac import service as rbac
 from core.tenants.models import Tenant
-from core.tenants.schemas import TenantCreate, TenantUpdate
+from core.tenants.schemas import TenantCreate, TenantUpdate, WorkspaceSettings, WorkspaceSettingsUpdate
 from core.users import service as users
 from core.users.models import User
 from core.users.schemas import UserCreate
@@ -98,3 +98,39 @@ def update(session: Session, actor: Actor, data: TenantUpdate) -> Tenant:
         setattr(tenant, name, value)
     session.flush()
     return tenant
+
+
+SETTING_KEYS = ("currency", "fiscal_year_start_month")
+
+
+def workspace_settings(session: Session, actor: Actor) -> WorkspaceSettings:
+    """The settings an admin edits, with their defaults filled in (USD, a fiscal year starting in January)."""
+    actor.require("settings", "read")
+    return _settings_of(get_current(session, actor))
+
+
+def _settings_of(tenant: Tenant) -> WorkspaceSettings:
+    stored = {k: v for k, v in (tenant.settings or {}).items() if k in SETTING_KEYS and v is not None}
+    return WorkspaceSettings(
+        name=tenant.name,
+        timezone=tenant.timezone,
+        plan=tenant.plan,
+        max_users=tenant.max_users,
+        version=tenant.version,
+        **stored,
+    )
+
+
+def update_settings(session: Session, actor: Actor, data: WorkspaceSettingsUpdate) -> WorkspaceSettings:
+    """Change the workspace's name, time zone, currency or fiscal year start; other `settings` keys stay."""
+    actor.require("settings", "manage")
+    tenant = get_current(session, actor)
+    check_version(tenant, data.version)
+    fields = data.model_dump(exclude_unset=True, exclude={"version"})
+    for name in ("name", "timezone"):
+        if name in fields:
+            setattr(tenant, name, fields.pop(name))
+    if fields:
+        tenant.settings = {**(tenant.settings or {}), **fields}
+    session.flush()
+    return _settings_of(tenant)

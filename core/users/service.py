@@ -46,6 +46,19 @@ def get(session: Session, actor: Actor, user_id: UUID) -> User:
     return user
 
 
+def me(session: Session, actor: Actor) -> User:
+    """The actor's own user. Everyone signed in may read themselves (no `users:read` needed), e.g. for the name
+    the UI shows."""
+    user = None
+    if actor.user_id is not None:
+        user = session.scalar(
+            select(User).where(User.tenant_id == actor.tenant_id, User.id == actor.user_id, User.deleted_at.is_(None))
+        )
+    if user is None:
+        raise NotFound("User not found")
+    return user
+
+
 def list_users(
     session: Session, actor: Actor, *, limit: int = 100, offset: int = 0, include_inactive: bool = True
 ) -> tuple[list[User], int]:
