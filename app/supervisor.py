@@ -51,6 +51,9 @@ def api_command(host: str, port: int) -> list[str]:
 
 
 def ui_command(port: int) -> list[str]:
+    from core.config import get_settings
+
+    upload_mb = max(1, -(-get_settings().import_max_bytes // (1024 * 1024)))  # the uploader's cap = the import limit
     return [
         sys.executable,
         "-m",
@@ -71,6 +74,8 @@ def ui_command(port: int) -> list[str]:
         "none",
         "--client.toolbarMode",
         "minimal",
+        "--server.maxUploadSize",
+        str(upload_mb),
     ]
 
 

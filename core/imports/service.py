@@ -33,7 +33,7 @@ from core.errors import DomainError, NotFound, ValidationFailed
 from core.ids import new_id
 from core.imports import mapping, reader
 from core.imports.batch import Batch, Outcome, Plan, Row, insert_rows, load_plan, parse_batch, raw_key
-from core.imports.models import Import, ImportFile, ImportRow
+from core.imports.models import IMPORT_ENTITIES, Import, ImportFile, ImportRow
 from core.imports.schemas import ImportOptions, ImportPreview, ImportRead, ImportRowRead
 from core.jobs import service as jobs
 from core.jobs.models import Job
@@ -72,14 +72,14 @@ def _custom(session: Session, actor: Actor, entity_type: str) -> list[mapping.Cu
 
 
 def _examine(
-    session: Session, actor: Actor, data: bytes, options: ImportOptions
+    session: Session, actor: Actor, data: bytes, options: ImportOptions, *, require_columns: bool = True
 ) -> tuple[reader.Inspection, mapping.Resolution]:
     check_size(len(data))
     inspection = reader.inspect(data)
     resolution = mapping.resolve(
         inspection.headers, options.entity_type, _custom(session, actor, options.entity_type), options.mapping
     )
-    if not resolution.columns:
+    if require_columns and not resolution.columns:
         message = (
             f"No column of the file matches a {options.entity_type} field; map the columns yourself "
             f"(headers: {', '.join(inspection.headers)[:500]})"
@@ -102,10 +102,33 @@ def _detected(source: reader.Source) -> dict[str, Any]:
     }
 
 
-def preview(session: Session, actor: Actor, data: bytes, options: ImportOptions) -> ImportPreview:
-    """What importing this file would do (detection, mapping, first rows); stores nothing."""
+def importable_fields(session: Session, actor: Actor, entity_type: str) -> dict[str, str]:
+    """Every field a column of a `entity_type` import may map to (`firstName`, `cf.<name>`) with a label for a
+    mapping form, required fields first and marked, then the record type's custom fields."""
+    actor.require("imports", "create")
+    if entity_type not in IMPORT_ENTITIES:
+        message = f"Imports take {' or '.join(IMPORT_ENTITIES)}"
+        raise ValidationFailed(message, details=[{"field": "entityType", "message": message}])
+    required = mapping.required_fields(entity_type)
+    fields = {name: f"{_words(name)} (required)" for name in required}
+    fields.update({name: _words(name) for name in mapping.entity_fields(entity_type) if name not in fields})
+    for custom in _custom(session, actor, entity_type):
+        fields[f"{mapping.CUSTOM_PREFIX}{custom.name}"] = f"{custom.label} (custom field)"
+    return fields
+
+
+def _words(field: str) -> str:
+    """`addressPostalCode` -> `Address postal code`."""
+    return "".join(f" {c.lower()}" if c.isupper() else c for c in field).capitalize()
+
+
+def preview(
+    session: Session, actor: Actor, data: bytes, options: ImportOptions, *, require_columns: bool = True
+) -> ImportPreview:
+    """What importing this file would do (detection, mapping, first rows); stores nothing. A file none of whose
+    headers is recognised is refused unless `require_columns=False` (a form where the user maps the columns)."""
     _require(actor, options)
-    inspection, resolution = _examine(session, actor, data, options)
+    inspection, resolution = _examine(session, actor, data, options, require_columns=require_columns)
     width = len(inspection.headers)
     return ImportPreview(
         entity_type=options.entity_type,

@@ -8,11 +8,12 @@ completion; reopening clears the stamp.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, literal
+from sqlalchemy import and_, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.activities.service import (
@@ -26,7 +27,7 @@ from core.activities.service import (
     require_parent,
 )
 from core.actor import Actor
-from core.errors import NotFound
+from core.errors import NotFound, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
 from core.records import bulk
@@ -34,6 +35,10 @@ from core.records import query as q
 from core.records.listing import RecordPage
 from core.tasks.models import Task
 from core.tasks.schemas import TaskCreate, TaskRead, TaskReplace, TaskUpdate
+from core.tenants.models import Tenant
+from core.users import service as users
+from core.users.models import User
+from core.users.schemas import UserRead
 from core.versioning import check_version
 
 ACTIVE_STATUSES = ("open", "in_progress")
@@ -201,3 +206,61 @@ def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.Bul
     bulk.check_size(ids, field="ids")
 
     return bulk.delete_each(session, ids, lambda record_id: delete(session, actor, record_id))
+
+
+# Task lists of a person or a team ------------------------------------------------------------------------
+
+DUE_WINDOWS = ("overdue", "today", "this_week", "later", "none")
+
+
+def tenant_zone(session: Session, actor: Actor) -> ZoneInfo:
+    """The tenant's time zone (UTC when unset or unknown): where due dates are days and hours."""
+    name = session.scalar(select(Tenant.timezone).where(Tenant.id == actor.tenant_id)) or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def due_window(session: Session, actor: Actor, window: str, *, now: datetime | None = None) -> dict[str, list[str]]:
+    """The `list_tasks` filters for the tasks due in `window`: `overdue` (open or in progress, due in the
+    past), `today`, `this_week` (today to Sunday), `later` (after this week) or `none` (no due date). Days are
+    the tenant's calendar days, so "today" ends at the tenant's midnight, not UTC's."""
+    actor.require("tasks", "read")
+    if window not in DUE_WINDOWS:
+        raise ValidationFailed(
+            f"Unknown due window {window!r}", details=[{"field": "due", "message": f"one of {', '.join(DUE_WINDOWS)}"}]
+        )
+    if window == "overdue":
+        return {"overdue": ["true"]}
+    if window == "none":
+        return {"dueAt[isnull]": ["true"]}
+    zone = tenant_zone(session, actor)
+    today = (now or datetime.now(UTC)).astimezone(zone).date()
+    start = datetime.combine(today, time.min, tzinfo=zone)
+    tomorrow = datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone)
+    next_week = datetime.combine(today + timedelta(days=8 - today.isoweekday()), time.min, tzinfo=zone)
+    if window == "today":
+        return {"dueAt[gte]": [start.isoformat()], "dueAt[lt]": [tomorrow.isoformat()]}
+    if window == "this_week":
+        return {"dueAt[gte]": [start.isoformat()], "dueAt[lt]": [next_week.isoformat()]}
+    return {"dueAt[gte]": [next_week.isoformat()]}
+
+
+class _AssignedTask:
+    """`Actor.apply_scope` reads the owner column off a model: a user "owns" the tasks assigned to them."""
+
+    __owner_column__ = "id"
+    id = User.id
+
+
+def assignees(session: Session, actor: Actor, *, include_inactive: bool = False) -> list[UserRead]:
+    """The users whose tasks fall within the actor's record scope (own: the actor alone; team: the actor's
+    team; all: everyone in the tenant), by name: whom a team view of tasks lists, and to whom the actor may
+    hand a task and still see it. Inactive users only with `include_inactive` (their open tasks still need
+    someone)."""
+    actor.require("tasks", "read")
+    statement = actor.apply_scope(actor.readable(User), _AssignedTask)
+    if not include_inactive:
+        statement = statement.where(User.is_active.is_(True))
+    return users.to_reads(session, list(session.scalars(statement.order_by(User.first_name, User.last_name, User.id))))
