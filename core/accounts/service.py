@@ -128,6 +128,27 @@ def list_deals(
     return deals.to_reads(session, actor, list(rows)), total
 
 
+def tags_in_use(session: Session, actor: Actor, *, limit: int = 200) -> list[str]:
+    """The distinct tags on the accounts the actor can see, alphabetically (filter and bulk-tag pickers)."""
+    actor.require(ENTITY, "read")
+    tags = actor.readable(Account).with_only_columns(func.unnest(Account.tags).label("tag")).subquery()
+    return list(session.scalars(select(tags.c.tag).distinct().order_by(tags.c.tag).limit(limit)))
+
+
+def industries_in_use(session: Session, actor: Actor, *, limit: int = 200) -> list[str]:
+    """The distinct industries of the accounts the actor can see, alphabetically (the list's filter)."""
+    actor.require(ENTITY, "read")
+    statement = (
+        actor.readable(Account)
+        .with_only_columns(Account.industry)
+        .where(Account.industry.is_not(None))
+        .distinct()
+        .order_by(Account.industry)
+        .limit(limit)
+    )
+    return [industry for industry in session.scalars(statement) if industry]
+
+
 def find_by_domain(session: Session, actor: Actor, domain: str) -> Account | None:
     """The oldest account with this domain that the actor can see."""
     return session.scalar(

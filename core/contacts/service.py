@@ -168,6 +168,13 @@ def list_contacts(
     )
 
 
+def tags_in_use(session: Session, actor: Actor, *, limit: int = 200) -> list[str]:
+    """The distinct tags on the contacts the actor can see, alphabetically (filter and bulk-tag pickers)."""
+    actor.require(ENTITY, "read")
+    tags = actor.readable(Contact).with_only_columns(func.unnest(Contact.tags).label("tag")).subquery()
+    return list(session.scalars(select(tags.c.tag).distinct().order_by(tags.c.tag).limit(limit)))
+
+
 def _check_account(session: Session, actor: Actor, account_id: UUID | None) -> None:
     if account_id is None:
         return
