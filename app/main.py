@@ -47,6 +47,7 @@ else:
             session.sign_out(actor)
             st.rerun()
     calls.show_pending_toast()
+session.write_cookie()
 
 try:
     page.run()

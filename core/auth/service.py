@@ -224,6 +224,28 @@ def login(session: Session, *, email: str, password: str, tenant_slug: str) -> T
     return TokenPair(access, refresh, ttl, session_id, user.id, tenant_id)
 
 
+def remember_browser(actor: Actor) -> str:
+    """A handle for the workspace UI's "stay signed in" cookie, bound to the actor's login session."""
+    _require_login_session(actor)
+    if not actor.session_id:
+        raise AuthenticationFailed("Only a login session can be remembered", code="LOGIN_SESSION_REQUIRED")
+    return sessions.remember(actor.session_id)
+
+
+def resume_browser(session: Session, handle: str) -> tuple[str, Actor]:
+    """A fresh access token (and its actor) for the login session a browser handle resumes: the user's role
+    and permissions as of now. Raises `AuthenticationFailed` once the session has ended or the user is gone."""
+    info = sessions.resolve(handle)
+    if info is None:
+        raise AuthenticationFailed("Session ended; sign in again", code="SESSION_REVOKED")
+    tenant_id, user_id = UUID(info.tenant_id), UUID(info.user_id)
+    bind_tenant(session, tenant_id, user_id)
+    actor, version = _actor_and_version(session, tenant_id=tenant_id, user_id=user_id, session_id=info.id)
+    access, _ = issue_tokens(actor, session_id=info.id, authz_version=version)
+    bind_actor(session, actor)
+    return access, actor
+
+
 def login_committing_failures(*, email: str, password: str, tenant_slug: str) -> TokenPair:
     """`login` in its own unit of work that keeps failure bookkeeping (attempt counter, lockout, audit)
     even though the login itself raises."""

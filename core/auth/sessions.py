@@ -169,3 +169,40 @@ def revoke_all(user_id: UUID, *, keep: str | None = None) -> int:
         if info.id != keep and revoke(info.id):
             count += 1
     return count
+
+
+# Browser handles: "stay signed in" for the workspace UI --------------------------------------------------
+
+
+def _browser_key(handle_hash: str) -> str:
+    return f"cf:browser:{handle_hash}"
+
+
+def remember(session_id: str) -> str:
+    """A new secret handle that resumes `session_id` from a browser cookie (new tab, reload); stored hashed,
+    living as long as the session. Unlike a refresh token it is not rotated, so tabs opened together can all
+    resume; it is worth nothing once the session ends (logout, revocation, password change)."""
+    handle = secrets.token_urlsafe(32)
+    get_redis().set(_browser_key(_hash(handle)), session_id, ex=_ttl())
+    return handle
+
+
+def resolve(handle: str) -> SessionInfo | None:
+    """The live session `handle` resumes, kept alive by the use (sliding expiry, like a refresh), or None."""
+    r = get_redis()
+    key = _browser_key(_hash(handle))
+    session_id = cast(str | None, r.get(key))
+    info = get(session_id) if session_id else None
+    if info is None:
+        r.delete(key)
+        return None
+    pipe = r.pipeline()
+    pipe.expire(key, _ttl())
+    pipe.hset(session_key(info.id), "last_used_at", str(time.time()))
+    pipe.expire(session_key(info.id), _ttl())
+    pipe.execute()
+    return info
+
+
+def forget(handle: str) -> None:
+    get_redis().delete(_browser_key(_hash(handle)))

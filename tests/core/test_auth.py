@@ -604,3 +604,33 @@ def test_an_expiry_without_a_timezone_is_refused_naming_the_field(tenant):
         _admin_key(tenant, ["contacts:read"], expires_at=datetime.now() + timedelta(days=1))  # noqa: DTZ005
     assert raised.value.details == [{"field": "expiresAt", "message": "timezone required"}]
     assert "timezone" in raised.value.message
+
+
+def test_a_browser_handle_resumes_its_login_session_with_current_permissions_until_logout(tenant):
+    pair = login(tenant)
+    actor = actor_for(pair.access_token)
+    handle = auth.remember_browser(actor)
+    stored = list(sessions.get_redis().scan_iter("cf:browser:*"))
+    assert stored and not any(handle in key for key in stored)  # kept hashed
+
+    with unit_of_work() as session:
+        access, resumed = auth.resume_browser(session, handle)
+    assert resumed.user_id == actor.user_id and resumed.session_id == pair.session_id
+    assert actor_for(access).user_id == actor.user_id  # a token the API accepts too
+    with unit_of_work() as session:  # tabs opened together: the handle is not used up
+        auth.resume_browser(session, handle)
+
+    with unit_of_work(tenant.admin) as session:
+        auth.logout(session, actor)
+    with unit_of_work() as session, pytest.raises(AuthenticationFailed) as refused:
+        auth.resume_browser(session, handle)
+    assert refused.value.code == "SESSION_REVOKED"
+
+
+def test_an_api_key_cannot_be_remembered_as_a_browser_session(tenant):
+    with unit_of_work(tenant.admin) as session:
+        _, secret = auth.create_api_key(session, tenant.admin, name="ci", permissions=["contacts:read"])
+    with unit_of_work() as session:
+        key_actor = auth.authenticate_api_key(session, secret)
+    with pytest.raises(PermissionDenied):
+        auth.remember_browser(key_actor)

@@ -81,12 +81,21 @@ def launch(playwright: Playwright) -> Browser:
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def settled(page: Page, timeout: float = 30_000) -> None:
-    """Wait until Streamlit has finished the script run (its status widget gone) and the page is idle."""
+FINISHED = (
+    "() => { const app = document.querySelector('[data-testid=\"stApp\"]');"
+    " return !!app && app.dataset.testConnectionState === 'CONNECTED'"
+    " && app.dataset.testScriptState === 'notRunning'; }"
+)
+
+
+def settled(page: Page, timeout: float = 30_000, *, started_within: float = 300) -> None:
+    """Wait until Streamlit has finished the script run an action started, and the page is idle.
+
+    The app root says whether a script run is going on; a run starts a moment after the click that causes it,
+    hence the short grace (`started_within` ms) before trusting "not running"."""
+    page.wait_for_timeout(started_within)
+    page.wait_for_function(FINISHED, timeout=timeout, polling=50)
     page.wait_for_load_state("networkidle", timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout, polling=100
-    )
 
 
 def sign_in(page: Page, url: str, workspace: str, email: str, password: str) -> None:
