@@ -7,8 +7,10 @@ a message with a reference (the traceback goes to the log, never to the screen).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import secrets
+import threading
 
 import streamlit as st
 
@@ -18,7 +20,19 @@ from app.ui.widgets import ACTOR
 
 log = logging.getLogger("clientforge.ui")
 
-st.set_page_config(page_title="ClientForge", page_icon=":material/handshake:", layout="wide")
+st.set_page_config(page_title="ClientForge", page_icon="🤝", layout="wide")  # an emoji: no icon font to fetch
+
+
+@st.cache_resource
+def _warm_imports() -> threading.Thread:
+    """Import the analytics pages' code (DuckDB, Polars, Altair: ~2 s) once per server, in the background, so a
+    manager's first Dashboards visit does not pay for it."""
+    thread = threading.Thread(target=importlib.import_module, args=("app.ui.analytics",), daemon=True)
+    thread.start()
+    return thread
+
+
+_warm_imports()
 
 actor = session.actor()
 if actor is None:

@@ -66,13 +66,13 @@ if view == "All accounts":
         rows = [
             {
                 "Name": a["name"],
-                "Domain": a.get("domain"),
-                "Industry": a.get("industry"),
-                "Size": a.get("companySize"),
-                "Annual revenue": float(a["annualRevenue"]) if a.get("annualRevenue") is not None else None,
-                "City": a.get("addressCity"),
-                "Tags": a.get("tags") or [],
                 "Owner": rec.owner_name(everyone, a.get("ownerId")),
+                "Industry": a.get("industry") or "",
+                "Size": a.get("companySize") or "",
+                "Annual revenue": float(a["annualRevenue"]) if a.get("annualRevenue") is not None else None,
+                "City": a.get("addressCity") or "",
+                "Domain": a.get("domain") or "",
+                "Tags": a.get("tags") or [],
                 "Created": (a.get("createdAt") or "")[:10],
             }
             for a in found.items

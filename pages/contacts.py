@@ -75,14 +75,14 @@ if view == "All contacts":
         rows = [
             {
                 "Name": KIND.label(c),
-                "Email": c.get("email"),
-                "Company": c.get("company"),
-                "Lead status": c.get("leadStatus"),
-                "Stage": c.get("lifecycleStage"),
-                "Score": c.get("leadScore"),
-                "Tags": c.get("tags") or [],
+                "Company": c.get("company") or "",
+                "Email": c.get("email") or "",
                 "Owner": rec.owner_name(everyone, c.get("ownerId")),
-                "Last contacted": (c.get("lastContactedAt") or "")[:10] or None,
+                "Lead status": label(c["leadStatus"]) if c.get("leadStatus") else "",
+                "Stage": label(c["lifecycleStage"]) if c.get("lifecycleStage") else "",
+                "Score": c.get("leadScore"),
+                "Last contacted": (c.get("lastContactedAt") or "")[:10],
+                "Tags": c.get("tags") or [],
                 "Created": (c.get("createdAt") or "")[:10],
             }
             for c in found.items
@@ -93,7 +93,11 @@ if view == "All contacts":
             rows,
             state,
             {
-                "Score": st.column_config.ProgressColumn("Score", min_value=0, max_value=100, format="%d"),
+                "Name": st.column_config.TextColumn(width="medium"),
+                "Email": st.column_config.TextColumn(width="medium"),
+                "Score": st.column_config.ProgressColumn(
+                    "Score", min_value=0, max_value=100, format="%d", width="small"
+                ),
                 "Tags": st.column_config.ListColumn("Tags"),
             },
         )

@@ -75,7 +75,9 @@ with facts[2]:
         st.markdown("—" if deal.contact_id is None else "a contact you cannot open")
 with facts[3]:
     st.caption("Expected close" if not deal.is_closed else "Closed on")
-    st.markdown(ui.when(deal.actual_close_date if deal.is_closed else deal.expected_close_date))
+    closes = deal.actual_close_date if deal.is_closed else deal.expected_close_date
+    passed = not deal.is_closed and closes is not None and closes < load(actor, deals.today)
+    st.markdown(f":red[{ui.when(closes)} · passed]" if passed else ui.when(closes))
 if deal.is_rotting:
     st.warning(f"Rotting: {deal.days_in_stage} days in {deal.stage_name}, longer than the stage allows.")
 if deal.is_closed and deal.is_won is False and deal.lost_reason:

@@ -40,8 +40,7 @@ closing = load(
     {
         "ownerId": [me],
         "isClosed": ["false"],
-        "expectedCloseDate[gte]": [month_start.isoformat()],
-        "expectedCloseDate[lte]": [month_end.isoformat()],
+        "expectedCloseDate[lte]": [month_end.isoformat()],  # with those whose date passed: still to close
         "sort": ["expectedCloseDate"],
         "limit": ["50"],
     },
@@ -58,7 +57,7 @@ tiles[1].metric("Overdue tasks", len(overdue))
 tiles[2].metric(
     "Closing this month",
     closing.total or 0,
-    help=f"Open deals you own with an expected close date from {month_start} to {month_end}",
+    help=f"Open deals you own expected to close by {month_end}, with those whose close date has passed",
 )
 tiles[3].metric("Rotting deals", rotting.total or 0, help="Open deals longer in their stage than the stage allows")
 
@@ -85,11 +84,13 @@ with left:
     if not closing.items:
         ui.empty("No open deals of yours close this month.")
     for deal in closing.items:
+        closes = deal["expectedCloseDate"]
+        passed = closes is not None and str(closes) < today.isoformat()
         ui.detail_link(
             "deal",
             deal["id"],
             f"{deal['name']} · {ui.money(deal['amount'], deal['currency'])} · {deal['stageName']} · "
-            f"closes {deal['expectedCloseDate']}",
+            + (f":red[close date passed ({closes})]" if passed else f"closes {closes}"),
         )
 
     st.subheader("Rotting deals")

@@ -32,14 +32,15 @@ BOARD_STYLE = """
   background-color: #ffffff; color: #262730; border-radius: 6px; box-shadow: 0 0 0 1px #dcdfe4;
   border-top: 0.4rem solid #ffffff; border-bottom: 0.4rem solid #ffffff; padding: 0 0.55rem;
   font-size: 0.8rem; line-height: 1.3; text-align: left; white-space: normal;
-  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 3; overflow: hidden;
-  height: calc(3.9em + 0.8rem); box-sizing: border-box;
+  display: -webkit-box; -webkit-box-orient: vertical; -webkit-line-clamp: 4; overflow: hidden;
+  height: calc(5.2em + 0.8rem); box-sizing: border-box;
 }
 """
 
 actor = ui.page("pipeline.py", "Open deals by stage, with totals over every deal that matches the filters.")
 seen_before: dict[str, int] = st.session_state.get(SEEN, {})
 can_move = actor.can("deals", "update")
+owner_on_cards = actor.scope != "own"  # a rep's board holds only their own deals: no name repeated on each card
 
 found = load(actor, pipelines.list_pipelines)
 if not found:
@@ -132,10 +133,10 @@ if view == "Board":
         for column, slot in zip(board.columns, st.columns(len(board.columns)), strict=True):
             with slot.container(border=True):
                 st.markdown(f"**{column.name}** ({column.count:,})")
-                st.markdown("\n\n".join(f"- {card_label(card)}" for card in column.cards) or "—")
+                st.markdown("\n\n".join(f"- {card_label(card, owner=owner_on_cards)}" for card in column.cards) or "—")
     else:
         st.caption("Drag a card to another stage to move the deal; win or lose it below.")
-        sortable = sortable_board(board)
+        sortable = sortable_board(board, owner=owner_on_cards)
         result = sort_items(
             sortable.containers,
             multi_containers=True,
@@ -187,8 +188,8 @@ else:
             key="pl_table",
             column_config={
                 "Open": st.column_config.LinkColumn("Open", display_text="Open", width="small"),
-                "Amount": st.column_config.NumberColumn(format="%.0f"),
-                "Weighted": st.column_config.NumberColumn(format="%.0f"),
+                "Amount": st.column_config.NumberColumn(f"Amount ({board.currency})", format="localized"),
+                "Weighted": st.column_config.NumberColumn(f"Weighted ({board.currency})", format="localized"),
                 "Rotting": st.column_config.CheckboxColumn(),
             },
         )
@@ -221,12 +222,10 @@ if cards and can_move:
         top = st.columns([2, 3])
         target = top[0].selectbox("To stage", list(stage_names), format_func=stage_names.__getitem__, key="pl_to")
         reason = top[1].text_input("Lost reason", placeholder="Required to mark a deal lost", key="pl_reason")
-        buttons = st.columns([1, 1, 1, 3])
-        move = buttons[0].form_submit_button("Move", type="primary", icon=":material/arrow_forward:")
-        won = buttons[1].form_submit_button(
-            "Mark won", icon=":material/emoji_events:", disabled=not board.has_won_stage
-        )
-        lost = buttons[2].form_submit_button("Mark lost", icon=":material/block:", disabled=not board.has_lost_stage)
+        buttons = st.container(horizontal=True)
+        move = buttons.form_submit_button("Move", type="primary", icon=":material/arrow_forward:")
+        won = buttons.form_submit_button("Mark won", icon=":material/emoji_events:", disabled=not board.has_won_stage)
+        lost = buttons.form_submit_button("Mark lost", icon=":material/block:", disabled=not board.has_lost_stage)
     if move or won or lost:
         card = cards.get(deal_id) if deal_id is not None else None
         if card is None:

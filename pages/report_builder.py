@@ -36,6 +36,13 @@ OP_WORDS = {
 }
 CHARTS = ("table", "bar", "line", "pie", "funnel", "metric")
 BUCKETS = ("day", "week", "month", "quarter", "year")
+
+
+def word(value: str) -> str:
+    """A spec keyword as the choosers show it: "count_distinct" -> "Count distinct", "avg" -> "Average"."""
+    return {"avg": "Average"}.get(value, value.replace("_", " ").capitalize())
+
+
 MAX_ROWS = 10
 
 actor = ui.page("report_builder.py", "Build a report over the warehouse, preview it, save it for later.")
@@ -161,26 +168,25 @@ with build:
         groups = cols[0].multiselect(
             "Group by", [f for f in fields if fields[f].groupable], format_func=label, key=f"rb_groups_{entity}"
         )
-        bucket = cols[1].selectbox("Dates by", BUCKETS, key="rb_bucket")
+        bucket = cols[1].selectbox("Dates by", BUCKETS, format_func=word, key="rb_bucket")
         draft["groupBy"] = [{"field": g, "bucket": bucket if fields[g].type in TEMPORAL else None} for g in groups]
         count = st.columns([1, 4])[0].number_input("Aggregations", min_value=1, max_value=MAX_ROWS, key="rb_naggs")
         aggregations = []
         for i in range(int(count)):
             row = st.columns([2, 3, 2, 3])
-            fn = row[0].selectbox("Function", FUNCTIONS, key=f"rb_agg_fn_{i}", label_visibility="collapsed")
+            shown = "visible" if i == 0 else "collapsed"  # the first row names the columns
+            fn = row[0].selectbox("Function", FUNCTIONS, format_func=word, key=f"rb_agg_fn_{i}", label_visibility=shown)
             of = row[1].selectbox(
                 "Of",
                 [None, *fields],
                 format_func=lambda f: "rows" if f is None else label(f),
                 key=f"rb_agg_field_{entity}_{i}",
-                label_visibility="collapsed",
+                label_visibility=shown,
             )
             out = row[2].text_input(
-                "Column", key=f"rb_agg_name_{i}", placeholder="column_name (optional)", label_visibility="collapsed"
+                "Column name", key=f"rb_agg_name_{i}", placeholder="optional, e.g. total_amount", label_visibility=shown
             )
-            text = row[3].text_input(
-                "Label", key=f"rb_agg_label_{i}", placeholder="Label (optional)", label_visibility="collapsed"
-            )
+            text = row[3].text_input("Label", key=f"rb_agg_label_{i}", placeholder="optional", label_visibility=shown)
             aggregations.append({"fn": fn, "field": of, "name": out.strip() or None, "label": text or None})
         draft["aggregations"] = aggregations
     if mode == "summary":
@@ -196,17 +202,16 @@ with build:
     filterable = [f for f in fields if fields[f].filterable]
     for i in range(int(count)):
         row = st.columns([3, 2, 3])
+        shown = "visible" if i == 0 else "collapsed"  # the first row names the columns
         name = row[0].selectbox(
-            "Field", filterable, format_func=label, key=f"rb_f_field_{entity}_{i}", label_visibility="collapsed"
+            "Field", filterable, format_func=label, key=f"rb_f_field_{entity}_{i}", label_visibility=shown
         )
-        op = row[1].selectbox(
-            "Operator", OPS, format_func=OP_WORDS.get, key=f"rb_f_op_{i}", label_visibility="collapsed"
-        )
+        op = row[1].selectbox("Operator", OPS, format_func=OP_WORDS.get, key=f"rb_f_op_{i}", label_visibility=shown)
         text = row[2].text_input(
             "Value",
             key=f"rb_f_value_{i}",
-            placeholder="Value (lists: a, b; dates: 2026-01-31 or this_quarter)",
-            label_visibility="collapsed",
+            placeholder="lists: a, b; dates: 2026-01-31 or this_quarter",
+            label_visibility=shown,
         )
         filters.append({"field": name, "op": op, "value": _value(fields[name].type, op, text)})
     draft["filters"] = filters
@@ -216,13 +221,19 @@ with build:
     sort_by = row[0].selectbox(
         "Sort by", [None, *sort_options], format_func=lambda f: "—" if f is None else f, key="rb_sort"
     )
-    direction = row[1].radio("Order", ["asc", "desc"], horizontal=True, key="rb_dir")
+    direction = row[1].radio(
+        "Order",
+        ["asc", "desc"],
+        format_func={"asc": "Ascending", "desc": "Descending"}.get,
+        horizontal=True,
+        key="rb_dir",
+    )
     limit = row[2].number_input("Limit", min_value=1, max_value=MAX_LIMIT, key="rb_limit")
     draft["sort"] = [{"field": sort_by, "direction": direction}] if sort_by else []
     draft["limit"] = int(limit)
 
     row = st.columns([2, 2, 3])
-    chart_type = row[0].selectbox("Chart", CHARTS, key="rb_chart")
+    chart_type = row[0].selectbox("Chart", CHARTS, format_func=word, key="rb_chart")
     x = row[1].selectbox(
         "Along (x)", [None, *outputs], format_func=lambda f: "automatic" if f is None else f, key="rb_x"
     )

@@ -22,7 +22,10 @@ can_reassign = can_update and len(active) > 1
 
 team_label = {"team": "My team's", "all": "Everyone's"}.get(actor.scope)
 views = ["My tasks", team_label] if team_label and len(people) > 1 else ["My tasks"]
-team_view = (st.segmented_control("Show", views, default="My tasks", key="tasks_view") or "My tasks") != "My tasks"
+# One choice is no choice: a rep (own scope) sees their own tasks without a switch that does nothing.
+team_view = len(views) > 1 and (
+    (st.segmented_control("Show", views, default="My tasks", key="tasks_view") or "My tasks") != "My tasks"
+)
 
 filters = iter(st.columns([3, 3, 2, 3, 3] if team_view else [3, 3, 2, 3]))
 statuses = next(filters).multiselect(
@@ -55,7 +58,10 @@ overdue = sum(bool(t.get("isOverdue")) for t in items)
 total = listed.total or 0
 
 if not items:
-    ui.empty("No task matches these filters.")
+    if not team_view and len(views) > 1:
+        ui.empty(f"No task of yours matches these filters. Choose {views[1]} above to see the others' tasks.")
+    else:
+        ui.empty("No task matches these filters.")
 else:
     st.caption(
         f"{total} task{'s' if total != 1 else ''}"

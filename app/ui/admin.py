@@ -139,13 +139,12 @@ def users_tab(actor: Actor) -> None:
                 "Role": u.role,
                 "Team": team_names.get(u.team_id, "—") if u.team_id else "—",
                 "Active": u.is_active,
-                "Last sign-in": u.last_login_at,
+                "Last sign-in": ui.when(u.last_login_at) if u.last_login_at else "Never",
             }
             for u in people
         ],
         hide_index=True,
         key="adm_users_table",
-        column_config={"Last sign-in": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")},
     )
     if total > len(people):
         st.caption(f"Showing {len(people)} of {total} users.")

@@ -335,13 +335,17 @@ def kpi_tiles(result: kpis.KpiSet) -> None:
         f"{result.start} to {result.end}, change against {result.previous_start} to {result.previous_end}"
         + (f" · {'; '.join(result.scope)}" if result.scope else "")
     )
-    cols = st.columns(len(result.tiles))
-    for col, tile in zip(cols, result.tiles, strict=True):
+    # Rows of at most three: six tiles in one row clip their labels ("Weighted pip…") on a laptop screen.
+    per_row = 3 if len(result.tiles) > 4 else max(1, len(result.tiles))
+    cols = [col for start in range(0, len(result.tiles), per_row) for col in st.columns(per_row)]
+    for col, tile in zip(cols, result.tiles, strict=False):
+        unchanged = tile.change is not None and tile.change == 0  # no green "up" arrow for "+$0"
         col.metric(
             tile.label,
             kpi_text(tile.kind, tile.value),
-            delta=kpi_change(tile.kind, tile.change),
-            delta_color="inverse" if tile.key == "cycle_days" else "normal",
+            delta="no change" if unchanged else kpi_change(tile.kind, tile.change),
+            delta_color="off" if unchanged else "inverse" if tile.key == "cycle_days" else "normal",
+            delta_arrow="off" if unchanged else "auto",
             help=tile.help,
             border=True,
         )

@@ -28,16 +28,15 @@ CONFLICT = (
 )
 
 
-def card_label(card: BoardCard) -> str:
-    """One line a card shows: name, account, amount, owner, age in stage, rotting flag."""
-    parts = [card.name]
+def card_label(card: BoardCard, *, owner: bool = True) -> str:
+    """The text a card shows, most telling first (a narrow card may clip its end): name, amount, age in stage
+    with the rotting flag, account, owner (left out on a board of one's own deals)."""
+    parts = [card.name, money(card.amount, card.currency)]
+    parts.append(f"{card.days_in_stage}d in stage" + (" ⚠ rotting" if card.is_rotting else ""))
     if card.account_name and not card.name.startswith(card.account_name):
         parts.append(card.account_name)
-    parts.append(money(card.amount, card.currency))
-    parts.append(card.owner_name)
-    parts.append(f"{card.days_in_stage}d in stage")
-    if card.is_rotting:
-        parts.append("⚠ rotting")
+    if owner:
+        parts.append(card.owner_name)
     return " · ".join(parts)
 
 
@@ -57,13 +56,13 @@ class SortableBoard:
         return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:12]
 
 
-def sortable_board(board: Board) -> SortableBoard:
+def sortable_board(board: Board, *, owner: bool = True) -> SortableBoard:
     """Card strings are unique (a short id is added to a label that repeats), so a drop maps back to its deal."""
     sortable = SortableBoard(containers=[])
     for column in board.columns:
         items = []
         for card in column.cards:
-            label = card_label(card)
+            label = card_label(card, owner=owner)
             if label in sortable.cards:
                 label = f"{label} · #{card.id.hex[-6:]}"
             sortable.cards[label] = card

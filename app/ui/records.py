@@ -181,7 +181,7 @@ def clamp_page(kind: RecordKind, state: ListState, found: Any) -> None:
 
 def pager(kind: RecordKind, state: ListState, total: int) -> None:
     pages = max(1, -(-total // PAGE_SIZE))
-    left, middle, right = st.columns([1, 4, 1])
+    left, middle, right = st.columns([1, 4, 1], vertical_alignment="center")
     if left.button("Previous", key=f"{kind.entity}_prev", disabled=state.page <= 1, icon=":material/chevron_left:"):
         st.session_state[f"{kind.entity}_page"] = state.page - 1
         st.rerun()
@@ -522,8 +522,12 @@ def _moment(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+TIMELINE_STEP = 10  # timeline entries shown at first, and added by each "Show more"
+
+
 def timeline(actor: Actor, entity_type: str, record_id: UUID, everyone: Mapping[str, Person]) -> None:
-    """The record's activities and notes together, newest first."""
+    """The record's activities and notes together: pinned notes first, then newest first; the first
+    `TIMELINE_STEP` entries, and a button for more (a busy account has hundreds)."""
     entries: list[tuple[datetime, str, dict[str, Any]]] = []
     if actor.can("activities", "read"):
         logged = load(
@@ -539,7 +543,10 @@ def timeline(actor: Actor, entity_type: str, record_id: UUID, everyone: Mapping[
     if not entries:
         ui.empty("Nothing logged yet: add a note or log a call, meeting or email.")
         return
-    for moment, what, item in sorted(entries, key=lambda e: e[0], reverse=True):
+    ordered = sorted(entries, key=lambda e: (e[1] == "note" and bool(e[2].get("isPinned")), e[0]), reverse=True)
+    more_key = f"timeline_{entity_type}_{record_id}_shown"
+    limit = int(st.session_state.get(more_key, TIMELINE_STEP))
+    for moment, what, item in ordered[:limit]:
         with st.container(border=True):
             if what == "note":
                 pin = " · pinned" if item.get("isPinned") else ""
@@ -559,6 +566,12 @@ def timeline(actor: Actor, entity_type: str, record_id: UUID, everyone: Mapping[
                 st.caption(" · ".join(meta))
                 if item.get("body"):
                     st.text(item["body"])
+    if len(ordered) > limit:
+        shown, more = st.columns([3, 1], vertical_alignment="center")
+        shown.caption(f"Showing {limit} entries")
+        if more.button("Show more", key=f"{more_key}_more", icon=":material/expand_more:"):
+            st.session_state[more_key] = limit + TIMELINE_STEP
+            st.rerun()
 
 
 def add_note(actor: Actor, entity_type: str, record_id: UUID, key: str) -> None:

@@ -67,8 +67,8 @@ def choose(page: Page, label: str, option: str) -> None:
 def test_a_rep_signs_in_and_sees_their_day(page: Page, ui_url: str, demo_workspace: SeedResult) -> None:
     sign_in(page, ui_url, demo_workspace.slug, demo_email(demo_workspace, "rep"), PASSWORD)
     settled(page)
-    assert page.get_by_text("Tasks due today").is_visible()
-    assert page.get_by_role("button", name="Sign out").is_visible()
+    page.get_by_text("Tasks due today").wait_for(timeout=TIMEOUT)
+    page.get_by_role("button", name="Sign out").wait_for(timeout=TIMEOUT)
     screenshot(page, "home")
 
 
@@ -161,5 +161,5 @@ def test_a_manager_opens_the_dashboards_and_every_chart_is_drawn(
         " return charts.length >= 4 && charts.every(c => c.querySelector('canvas, svg')); }",
         timeout=60_000,
     )
-    assert page.get_by_text("Win rate").first.is_visible()
+    page.get_by_text("Win rate").first.wait_for(timeout=TIMEOUT)
     screenshot(page, "dashboards")

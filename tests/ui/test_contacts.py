@@ -307,3 +307,44 @@ def test_a_read_only_user_looks_without_changing_and_a_role_without_contacts_is_
     for page in ("contacts.py", "contact.py"):
         with pytest.raises(Exception):  # noqa: B017 - AppTest refuses a page that is not registered
             open_page(at, page)
+
+
+def test_a_long_timeline_shows_the_pinned_note_first_then_the_latest_and_more_on_request(tenant: TenantWorld) -> None:
+    from datetime import UTC, datetime
+
+    from core.activities.schemas import ActivityCreate
+    from core.notes import service as notes
+    from core.notes.schemas import NoteCreate
+
+    contact_id = make_contact(tenant, last_name="Busy")
+    start = datetime(2026, 1, 1, 9, tzinfo=UTC)
+    with unit_of_work(tenant.admin) as session:
+        notes.create(session, tenant.admin, "contacts", contact_id, NoteCreate(body="Key fact", is_pinned=True))
+    with unit_of_work(tenant.admin) as session:
+        notes.create(session, tenant.admin, "contacts", contact_id, NoteCreate(body="Later note"))
+        for day in range(25):
+            activities.create(
+                session,
+                tenant.admin,
+                ActivityCreate(
+                    type="call",
+                    subject=f"Call {day:02d}",
+                    contact_id=contact_id,
+                    occurred_at=start + timedelta(days=day),
+                ),
+            )
+    at = open_contact(sign_in(new_app(), tenant.slug, tenant.admin_email), contact_id)
+    clean(at)
+
+    def heads() -> list[str]:
+        return [m.value for m in at.markdown if "**Note**" in m.value or "**Call**" in m.value]
+
+    first = heads()
+    assert len(first) == 10 and "**Note** · pinned" in first[0]  # on top, though the other note is newer
+    assert first[1].endswith("**Note**") and "Call 24" in first[2] and "Call 17" in first[-1]
+    for shown_after in (20, 27):
+        next(b for b in at.button if b.label == "Show more").click().run()
+        clean(at)
+        assert len(heads()) == shown_after
+    assert "Call 00" in heads()[-1]
+    assert not [b for b in at.button if b.label == "Show more"]

@@ -224,6 +224,7 @@ def test_without_a_warehouse_the_page_says_so_and_load_now_builds_it(tenant: Ten
     assert warehouse.current(tenant.tenant_id) is not None
     assert "Warehouse loaded" in shown(at)
     assert metric(at, "Open pipeline") == "$0"
+    assert next(m.delta for m in at.metric if m.label == "Open pipeline") == "no change"  # not a green "+$0"
 
     # a new deal shows after the next load, not before: reads are cached per warehouse version
     with unit_of_work(tenant.admin) as session:

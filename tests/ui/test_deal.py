@@ -190,3 +190,23 @@ def test_a_read_only_user_looks_without_changing_and_a_role_without_deals_is_ref
     for page in ("pipeline.py", "deal.py"):
         with pytest.raises(Exception):  # noqa: B017 - AppTest refuses a page that is not registered
             open_page(at, page)
+
+
+def test_an_open_deal_whose_close_date_passed_says_so(tenant: TenantWorld) -> None:
+    from datetime import date, timedelta
+
+    with unit_of_work(tenant.admin) as session:
+        late = deals.create(
+            session,
+            tenant.admin,
+            DealCreate(name="Late", amount=Decimal(100), expected_close_date=date.today() - timedelta(days=30)),
+        ).id
+        on_time = deals.create(
+            session,
+            tenant.admin,
+            DealCreate(name="On time", amount=Decimal(100), expected_close_date=date.today() + timedelta(days=30)),
+        ).id
+    at = _open(sign_in(new_app(), tenant.slug, tenant.admin_email), late)
+    assert "· passed" in shown(at)
+    at = _open(at, on_time)
+    assert "· passed" not in shown(at)

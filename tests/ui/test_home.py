@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 from core.contacts import service as contacts
 from core.db import unit_of_work
+from core.deals import service as deals
+from core.deals.schemas import DealCreate
 from core.demo.service import SeedResult
 from core.tasks import service as tasks
 from core.tasks.schemas import TaskCreate
@@ -55,3 +58,15 @@ def test_quick_add_contact_creates_it_and_a_bad_email_is_explained(tenant: Tenan
     with unit_of_work(tenant.admin) as session:
         page = contacts.list_contacts(session, tenant.admin, {})
     assert page.total == 1 and page.items[0]["email"] == "ada@example.com"
+
+
+def test_a_deal_whose_close_date_passed_is_still_to_close_and_flagged(tenant: TenantWorld) -> None:
+    today = date.today()
+    with unit_of_work(tenant.admin) as session:
+        for name, closes in (("Late one", today - timedelta(days=40)), ("Next year", today + timedelta(days=400))):
+            deals.create(session, tenant.admin, DealCreate(name=name, amount=Decimal(5000), expected_close_date=closes))
+    at = sign_in(new_app(), tenant.slug, tenant.admin_email)
+    assert next(m.value for m in at.metric if m.label == "Closing this month") == "1"
+    links = [link.label for link in at.get("page_link")]
+    assert any("Late one" in label and "close date passed" in label for label in links), links
+    assert not any("Next year" in label for label in links)

@@ -208,7 +208,9 @@ def test_a_card_dragged_to_another_column_is_read_as_a_move_and_reordering_is_no
     sortable = sortable_board(board)
     a, b = sortable.containers[0]["items"]
     assert a != b and sortable.cards[a] is twin_a and sortable.cards[b] is twin_b  # same label, told apart
-    assert sortable.containers[1]["items"] == ["Old · Acme · $1,000 · Ann Lee · 40d in stage · ⚠ rotting"]
+    assert sortable.containers[1]["items"] == ["Old · $1,000 · 40d in stage ⚠ rotting · Acme · Ann Lee"]
+    own = sortable_board(board, owner=False)  # a rep's board: their own name is not repeated on every card
+    assert own.containers[1]["items"] == ["Old · $1,000 · 40d in stage ⚠ rotting · Acme"]
     assert sortable.containers[0]["header"] == "Prospecting (2)"
     reordered = [{"header": "x", "items": [b, a]}, sortable.containers[1]]
     assert dropped(sortable, reordered) == []
