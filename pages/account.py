@@ -2,21 +2,18 @@
 and tasks; edit it (custom fields included), add a note, log a call, meeting or email, add a task."""
 
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import streamlit as st
 
 from app.ui import records as rec
 from app.ui import widgets as ui
-from app.ui.calls import attempt, load
+from app.ui.calls import attempt, find, load
 from core.accounts import service as accounts
 from core.accounts.schemas import AccountUpdate
-from core.actor import Actor
 from core.contacts import service as contacts
 from core.deals import service as deals
 from core.duplicates import service as duplicates
-from core.errors import NotFound, PermissionDenied
 
 EDIT_FIELDS = (
     "name",
@@ -38,15 +35,7 @@ account_id = rec.parse_id("account")
 account = load(actor, lambda s, a: accounts.to_read(s, a, accounts.get(s, a, account_id)))
 
 
-def visible_parent(session: Any, who: Actor, parent_id: UUID) -> Any:
-    """The parent account when the user may see it."""
-    try:
-        return accounts.get(session, who, parent_id)
-    except (NotFound, PermissionDenied):
-        return None
-
-
-parent = load(actor, visible_parent, account.parent_id) if account.parent_id else None
+parent = find(actor, accounts.get, account.parent_id) if account.parent_id else None
 everyone = rec.people(actor)
 fields = rec.field_defs(actor, "accounts")
 today = load(actor, deals.today)

@@ -3,22 +3,19 @@ them (custom fields included), add a note, log a call, meeting or email, add a t
 
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 import streamlit as st
 
 from app.ui import records as rec
 from app.ui import widgets as ui
-from app.ui.calls import attempt, load
+from app.ui.calls import attempt, find, load
 from core.accounts import service as accounts
-from core.actor import Actor
 from core.contacts import service as contacts
 from core.contacts.models import LEAD_STATUSES, LIFECYCLE_STAGES
 from core.contacts.schemas import ContactConvert, ContactUpdate
 from core.deals import service as deals
 from core.duplicates import service as duplicates
-from core.errors import NotFound, PermissionDenied
 from core.pipelines import service as pipelines
 
 actor = ui.page("contact.py")
@@ -26,15 +23,7 @@ contact_id = rec.parse_id("contact")
 contact = load(actor, lambda s, a: contacts.to_read(s, a, contacts.get(s, a, contact_id)))
 
 
-def visible_account(session: Any, who: Actor, account_id: UUID) -> Any:
-    """The contact's account when the user may see it (a rep may see a contact at someone else's account)."""
-    try:
-        return accounts.get(session, who, account_id)
-    except (NotFound, PermissionDenied):
-        return None
-
-
-account = load(actor, visible_account, contact.account_id) if contact.account_id else None
+account = find(actor, accounts.get, contact.account_id) if contact.account_id else None
 everyone = rec.people(actor)
 fields = rec.field_defs(actor, "contacts")
 today = load(actor, deals.today)

@@ -9,8 +9,8 @@ from uuid import UUID
 import streamlit as st
 
 from app.ui import widgets as ui
-from app.ui.board import find, record_link, show_problem, write_deal
-from app.ui.calls import attempt, load
+from app.ui.board import record_link, show_problem, write_deal
+from app.ui.calls import attempt, find, load
 from app.ui.pages import by_file
 from core.accounts import service as accounts
 from core.activities import service as activities

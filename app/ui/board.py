@@ -13,12 +13,10 @@ import streamlit as st
 
 from app.ui.calls import attempt
 from app.ui.pages import by_file
-from app.ui.session import request_context
 from app.ui.widgets import detail_link, money
 from core.actor import Actor
-from core.db import reset_context, set_context, unit_of_work
 from core.deals.board import Board, BoardCard
-from core.errors import Conflict, DomainError
+from core.errors import Conflict
 
 T = TypeVar("T")
 
@@ -144,19 +142,6 @@ def show_problem(outcome: Outcome, where: Any = None, *, reload_key: str | None 
             st.rerun()
     elif outcome.problem:
         box.error(outcome.problem, icon=":material/error:")
-
-
-def find(actor: Actor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
-    """A read that may find nothing the actor can see (a linked account out of scope): None instead of a
-    message and a stopped page."""
-    token = set_context(request_context())
-    try:
-        with unit_of_work(actor) as session:
-            return fn(session, actor, *args, **kwargs)
-    except DomainError:
-        return None
-    finally:
-        reset_context(token)
 
 
 def record_link(actor: Actor, kind: str, record_id: UUID | str, label: str) -> None:

@@ -12,7 +12,7 @@ from pydantic import ValidationError as SchemaError
 from app.ui.session import request_context
 from core.actor import Actor
 from core.db import reset_context, set_context, unit_of_work
-from core.errors import DomainError
+from core.errors import DomainError, NotFound, PermissionDenied
 
 T = TypeVar("T")
 
@@ -55,6 +55,15 @@ def load(actor: Actor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         st.error(problem_text(exc), icon=":material/error:")
         st.stop()
         raise  # unreachable: st.stop() raises
+
+
+def find(actor: Actor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
+    """A read that may find nothing the actor can see (a linked account out of their scope): None, with no
+    message and the page going on."""
+    try:
+        return _run(actor, fn, args, kwargs)
+    except (NotFound, PermissionDenied):
+        return None
 
 
 def attempt(
