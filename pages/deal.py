@@ -1,7 +1,7 @@
 """Deal: one deal (reached by `?id=`): its header, stage history timeline, activities, notes and tasks with
 quick adds, and an edit form (custom fields included) that refuses to overwrite someone else's change."""
 
-from datetime import UTC, date, datetime, time
+from datetime import date, time
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -191,7 +191,7 @@ with tasks_tab:
                             a,
                             TaskCreate(
                                 title=title,
-                                due_at=datetime.combine(due_day, due_time, tzinfo=UTC) if due_day else None,
+                                due_at=ui.local_moment(actor, due_day, due_time) if due_day else None,
                                 priority=priority,
                                 deal_id=deal.id,
                             ),

@@ -1,7 +1,7 @@
 """My day: what needs the rep today (tasks due and overdue, deals closing this month, rotting deals, recent
 activity) and quick adds for a contact, a task or a note."""
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import time, timedelta
 
 import streamlit as st
 
@@ -21,7 +21,7 @@ me = str(actor.user_id)
 today = load(actor, deals.today)
 month_start = today.replace(day=1)
 month_end = (month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
-end_of_today = datetime.combine(today, time.max, tzinfo=UTC).isoformat()
+end_of_today = ui.local_moment(actor, today, time.max).isoformat()
 
 due = load(
     actor,
@@ -136,7 +136,7 @@ with right:
                         a,
                         TaskCreate(
                             title=title,
-                            due_at=datetime.combine(due_day, due_time, tzinfo=UTC),
+                            due_at=ui.local_moment(actor, due_day, due_time),
                             priority=priority,
                         ),
                     ),

@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -631,7 +631,7 @@ def log_activity(actor: Actor, links: Mapping[str, UUID | None], today: date, ke
                         direction=direction,
                         outcome=outcome or None,
                         duration_seconds=int(minutes) * 60 if minutes is not None else None,
-                        occurred_at=datetime.combine(day, at, tzinfo=UTC),
+                        occurred_at=ui.local_moment(actor, day, at),
                         **links,
                     ),
                 ),
@@ -684,7 +684,7 @@ def record_tasks(actor: Actor, entity_type: str, record_id: UUID, today: date, k
                     a,
                     TaskCreate(
                         title=title,
-                        due_at=datetime.combine(due_day, due_time, tzinfo=UTC),
+                        due_at=ui.local_moment(actor, due_day, due_time),
                         priority=priority,
                         **{f"{entity_type[:-1]}_id": record_id},
                     ),

@@ -4,6 +4,7 @@ record's detail page."""
 from __future__ import annotations
 
 from datetime import date, datetime
+from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -96,3 +97,12 @@ def pick_record(actor: Actor, label: str, types: tuple[str, ...], key: str) -> A
         format_func=lambda h: f"{h.title} ({h.type[:-1]})",
         label_visibility="collapsed",
     )
+
+
+def local_moment(actor: Actor, day: date, at: time_of_day) -> datetime:
+    """A date and time the user entered, in the workspace's time zone (where due dates and meetings are meant),
+    as an aware datetime."""
+    from app.ui.calls import load
+    from core.tasks import service as tasks
+
+    return datetime.combine(day, at, tzinfo=load(actor, tasks.tenant_zone))

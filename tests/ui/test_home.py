@@ -70,3 +70,22 @@ def test_a_deal_whose_close_date_passed_is_still_to_close_and_flagged(tenant: Te
     links = [link.label for link in at.get("page_link")]
     assert any("Late one" in label and "close date passed" in label for label in links), links
     assert not any("Next year" in label for label in links)
+
+
+def test_a_quick_task_is_due_at_the_hour_entered_in_the_workspaces_time_zone(tenant: TenantWorld) -> None:
+    from datetime import time
+
+    from core.tenants import service as tenants
+    from core.tenants.schemas import WorkspaceSettingsUpdate
+
+    with unit_of_work(tenant.admin) as session:
+        tenants.update_settings(session, tenant.admin, WorkspaceSettingsUpdate(timezone="Asia/Tokyo"))
+    at = sign_in(new_app(), tenant.slug, tenant.admin_email)
+    at.segmented_control(key="quick_kind").set_value("Task").run()
+    next(t for t in at.text_input if t.label == "Title").input("Call Kenji")
+    next(t for t in at.time_input if t.label == "At").set_value(time(9, 0))
+    next(b for b in at.button if b.label == "Add task").click().run()
+    with unit_of_work(tenant.admin) as session:
+        found = tasks.list_tasks(session, tenant.admin, {"search": ["Kenji"]})
+    assert found.total == 1
+    assert found.items[0]["dueAt"].endswith("T00:00:00Z")  # 09:00 in Tokyo (UTC+9) is midnight UTC
