@@ -108,7 +108,7 @@ with activity_tab:
             ui.empty("No activity logged on this deal yet.")
         for item in logged.items:
             st.markdown(
-                f"**{item['type'].title()}** · {item['subject']}  \n{item['occurredAt'][:16].replace('T', ' ')}"
+                f"**{item['type'].title()}** · {item['subject']}  \n{ui.local_time(actor, item['occurredAt'])}"
                 + (f" · {item['outcome']}" if item.get("outcome") else "")
             )
     if actor.can("activities", "create"):
@@ -149,7 +149,7 @@ with notes_tab:
         for note in written.items:
             pin = ":material/push_pin: " if note.get("isPinned") else ""
             st.markdown(f"{pin}{note['body']}")
-            st.caption(note["createdAt"][:16].replace("T", " "))
+            st.caption(ui.local_time(actor, note["createdAt"]))
     if actor.can("notes", "create"):
         box = st.container()
         with st.form("deal_note", clear_on_submit=False):
@@ -171,7 +171,7 @@ with tasks_tab:
         if not todo.items:
             ui.empty("No task on this deal yet.")
         for task in todo.items:
-            due = f"due {task['dueAt'][:16].replace('T', ' ')}" if task.get("dueAt") else "no due date"
+            due = f"due {ui.local_time(actor, task['dueAt'])}" if task.get("dueAt") else "no due date"
             flag = " · :red[overdue]" if task.get("isOverdue") else ""
             st.markdown(f"**{task['title']}** · {task['status'].replace('_', ' ')} · {due}{flag}")
     if actor.can("tasks", "create"):

@@ -70,7 +70,7 @@ with left:
         row = st.columns([6, 3, 2])
         flag = ":red[overdue] · " if task.get("isOverdue") else ""
         row[0].markdown(f"**{task['title']}**  \n{flag}{task['priority']} priority")
-        row[1].caption(f"due {task['dueAt'][:16].replace('T', ' ')}" if task.get("dueAt") else "no due date")
+        row[1].caption(f"due {ui.local_time(actor, task['dueAt'])}" if task.get("dueAt") else "no due date")
         if row[2].button("Done", key=f"done_{task['id']}", icon=":material/check:"):
             done = attempt(
                 actor,
@@ -165,4 +165,4 @@ with right:
     if not recent.items:
         ui.empty("No activity logged yet.")
     for item in recent.items:
-        st.markdown(f"**{item['type'].title()}** · {item['subject']}  \n{item['occurredAt'][:16].replace('T', ' ')}")
+        st.markdown(f"**{item['type'].title()}** · {item['subject']}  \n{ui.local_time(actor, item['occurredAt'])}")

@@ -656,7 +656,7 @@ def record_tasks(actor: Actor, entity_type: str, record_id: UUID, today: date, k
         row = st.columns([6, 3, 2])
         flag = ":red[overdue] · " if task.get("isOverdue") else ""
         row[0].markdown(f"**{task['title']}**  \n{flag}{task['priority']} priority")
-        row[1].caption(f"due {task['dueAt'][:16].replace('T', ' ')}" if task.get("dueAt") else "no due date")
+        row[1].caption(f"due {ui.local_time(actor, task['dueAt'])}" if task.get("dueAt") else "no due date")
         if actor.can("tasks", "update") and row[2].button(
             "Done", key=f"{key}_done_{task['id']}", icon=":material/check:"
         ):

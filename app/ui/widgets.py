@@ -8,6 +8,7 @@ from datetime import time as time_of_day
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
+from zoneinfo import ZoneInfo
 
 import streamlit as st
 
@@ -99,10 +100,28 @@ def pick_record(actor: Actor, label: str, types: tuple[str, ...], key: str) -> A
     )
 
 
-def local_moment(actor: Actor, day: date, at: time_of_day) -> datetime:
-    """A date and time the user entered, in the workspace's time zone (where due dates and meetings are meant),
-    as an aware datetime."""
+@st.cache_data(ttl=300, show_spinner=False)
+def _zone_name(tenant_id: UUID, _actor: Actor) -> str:
     from app.ui.calls import load
     from core.tasks import service as tasks
 
-    return datetime.combine(day, at, tzinfo=load(actor, tasks.tenant_zone))
+    return str(load(_actor, tasks.tenant_zone))
+
+
+def zone(actor: Actor) -> ZoneInfo:
+    """The workspace's time zone (cached; cleared with every write, the settings change included)."""
+    return ZoneInfo(_zone_name(actor.tenant_id, actor))
+
+
+def local_moment(actor: Actor, day: date, at: time_of_day) -> datetime:
+    """A date and time the user entered, in the workspace's time zone (where due dates and meetings are meant),
+    as an aware datetime."""
+    return datetime.combine(day, at, tzinfo=zone(actor))
+
+
+def local_time(actor: Actor, value: str | datetime | None) -> str:
+    """A stored moment (an API-style ISO string or a datetime) as the workspace's local date and time."""
+    if not value:
+        return "—"
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00")) if isinstance(value, str) else value
+    return moment.astimezone(zone(actor)).strftime("%Y-%m-%d %H:%M")

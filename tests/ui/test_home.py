@@ -89,3 +89,15 @@ def test_a_quick_task_is_due_at_the_hour_entered_in_the_workspaces_time_zone(ten
         found = tasks.list_tasks(session, tenant.admin, {"search": ["Kenji"]})
     assert found.total == 1
     assert found.items[0]["dueAt"].endswith("T00:00:00Z")  # 09:00 in Tokyo (UTC+9) is midnight UTC
+
+
+def test_due_times_are_shown_in_the_workspaces_time_zone(tenant: TenantWorld) -> None:
+    from core.tenants import service as tenants
+    from core.tenants.schemas import WorkspaceSettingsUpdate
+
+    with unit_of_work(tenant.admin) as session:
+        tenants.update_settings(session, tenant.admin, WorkspaceSettingsUpdate(timezone="Asia/Tokyo"))
+        due = datetime.now(UTC).replace(hour=0, minute=30, second=0, microsecond=0) - timedelta(days=1)
+        tasks.create(session, tenant.admin, TaskCreate(title="Send the quote", due_at=due))
+    at = sign_in(new_app(), tenant.slug, tenant.admin_email)
+    assert f"due {due.date().isoformat()} 09:30" in shown(at)  # 00:30 UTC is 09:30 in Tokyo
