@@ -3,7 +3,8 @@
 Runs as the app role in one REPEATABLE READ, read-only transaction bound to the tenant, so row-level security
 applies on top of the explicit `tenant_id` filter and every table is read from the same snapshot. Timestamps
 travel as epoch microseconds, booleans as 0/1 and arrays as JSON text, so parsing is exact and needs no
-locale or time zone guesses.
+locale or time zone guesses. A table arrives in pieces of about `CHUNK_BYTES` of CSV (`Extractor.stream`), so
+that the loader writes one piece while the server produces the next, and never holds a whole large table.
 """
 
 from __future__ import annotations
@@ -227,11 +228,25 @@ SOURCES: dict[str, Source] = {
 # Tables whose rows a hard delete removes (found in the audit trail, which records every one of them).
 HARD_DELETABLE = ("accounts", "contacts", "deals", "deal_stage_history", "activities", "tasks")
 
+CHUNK_BYTES = 32 * 1024 * 1024  # CSV per piece of a streamed table (about 120,000 activities)
+
 
 @dataclass
 class Extracted:
     frame: pl.DataFrame
     bytes: int
+
+
+@dataclass
+class CsvPiece:
+    """Part of a table's COPY output: whole rows, the header line first when `header`."""
+
+    source: Source
+    data: bytes
+    header: bool
+
+    def parsed(self) -> Extracted:
+        return Extracted(parse(self.source, self.data, header=self.header), len(self.data))
 
 
 def select_sql(source: Source, since: datetime | None) -> tuple[sql.Composed, list[Any]]:
@@ -270,17 +285,36 @@ class Extractor:
             conn.execute("SET TRANSACTION READ ONLY")
             yield cls(session, tenant_id)
 
-    def copy(self, source: Source, since: datetime | None = None) -> Extracted:
-        """The source's rows as a typed frame (all of them, or those changed since `since`)."""
+    def stream(
+        self, source: Source, since: datetime | None = None, *, chunk_bytes: int | None = None
+    ) -> Iterator[Extracted]:
+        """The source's rows (all of them, or those changed since `since`) as typed frames of about `chunk_bytes`
+        (default `CHUNK_BYTES`) of CSV each, in the order the COPY sends them; at least one frame, maybe empty."""
+        for piece in self.stream_csv(source, since, chunk_bytes=chunk_bytes):
+            yield piece.parsed()
+
+    def stream_csv(
+        self, source: Source, since: datetime | None = None, *, chunk_bytes: int | None = None
+    ) -> Iterator[CsvPiece]:
+        """The COPY's CSV in pieces of about `chunk_bytes` (default `CHUNK_BYTES`), not parsed yet: receiving is
+        kept apart from parsing so that a caller can parse one piece while the next arrives. A piece ends at
+        the end of a row; the first one starts with the header line."""
+        chunk_bytes = chunk_bytes or CHUNK_BYTES
         query, params = select_sql(source, since)
         statement = sql.SQL("COPY ({}) TO STDOUT (FORMAT csv, HEADER true)").format(query)
-        buffer = io.BytesIO()
+        buffer, header = io.BytesIO(), True
         # COPY takes no server-side parameters: psycopg binds these client-side, quoted as literals.
         with self._conn.cursor() as cur, cur.copy(statement, [self.tenant_id, *params]) as copy:
+            # The server sends a row per message (the protocol says so for COPY TO), so a piece cut after a
+            # message ends with a whole row; each is written out at once (holding psycopg's buffers costs more).
+            write, size = buffer.write, buffer.tell
             for block in copy:
-                buffer.write(block)
-        size = buffer.tell()
-        return Extracted(parse(source, buffer.getvalue()), size)
+                write(block)
+                if size() >= chunk_bytes:
+                    yield CsvPiece(source, buffer.getvalue(), header)
+                    buffer, header = io.BytesIO(), False
+                    write, size = buffer.write, buffer.tell
+        yield CsvPiece(source, buffer.getvalue(), header)
 
     def deleted_ids(self, since: datetime | None) -> dict[str, list[str]]:
         """Ids hard-deleted (per table) since `since`, from the audit trail."""
@@ -308,14 +342,14 @@ def _raw_type(kind: pl.DataType) -> pl.DataType:
     return pl.Int64() if isinstance(kind, pl.Datetime | pl.Boolean | pl.Int64) else pl.String()
 
 
-def parse(source: Source, data: bytes) -> pl.DataFrame:
-    """CSV from COPY into a frame of the source's types."""
+def parse(source: Source, data: bytes, *, header: bool = True) -> pl.DataFrame:
+    """CSV from COPY (with its header line, or a later piece without it) into a frame of the source's types."""
     names = list(source.columns)
     raw_types = {name: _raw_type(kind) for name, (_, kind) in source.columns.items()}
-    if not data.strip():
+    if not data or data.isspace():  # (not strip(): that would copy a large piece)
         frame = pl.DataFrame(schema=raw_types)
     else:
-        frame = pl.read_csv(io.BytesIO(data), schema=raw_types, has_header=True)
+        frame = pl.read_csv(io.BytesIO(data), schema=raw_types, has_header=header)
     casts = []
     for name, (_, kind) in source.columns.items():
         column = pl.col(name)

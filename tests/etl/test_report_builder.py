@@ -4,6 +4,7 @@ warehouse built from etl/schema.py plus the report views, with a handful of rows
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from core.analytics.spec import ENTITIES, MAX_LIMIT, PERIODS, ReportSpec, catalo
 from core.errors import ValidationFailed
 from etl import schema
 from etl.reports import builder, views
+from etl.reports.standard import STANDARD_REPORTS
 
 TODAY = date(2026, 3, 31)
 PIPELINE = uuid.UUID(int=1)
@@ -326,6 +328,81 @@ def test_time_in_stage_from_history(con: duckdb.DuckDBPyConnection) -> None:
         {"stage": "Qualification", "days": 5 / 3, "count": 3},
         {"stage": "Prospecting", "days": 1.0, "count": 3},
     ]
+
+
+# Boolean filters keep rows whose value is that boolean (not unknown ones), written as the column itself.
+def test_a_boolean_filter_is_the_column_itself(con: duckdb.DuckDBPyConnection) -> None:
+    count = [{"fn": "count"}]
+    spec = {"entity": "stage_history", "filters": [{"field": "is_current", "value": False}], "aggregations": count}
+    assert "WHERE NOT (h.left_at IS NULL)\n" in builder.compile(spec)[0]
+    assert run(con, spec) == [{"count": 9}]  # 14 stays, 5 of them current
+    closed = {"entity": "deals", "filters": [{"field": "is_closed", "value": True}], "aggregations": count}
+    assert run(con, closed) == [{"count": 4}]
+    lost = {"entity": "activities", "filters": [{"field": "deal_is_won", "value": False}], "aggregations": count}
+    assert run(con, lost) == [{"count": 1}]  # the activity on deal 2; those on no deal are neither
+
+
+# Summaries of activities that need only the owner and the deal run on the rollup (one row per owner and deal)
+# and give the numbers the activities give: checked with duplicate names, unknown and missing owners.
+PER_REP = STANDARD_REPORTS["activities_per_rep"].spec.model_dump(mode="json", by_alias=True)
+ROLLUP_SPECS: list[tuple[dict[str, Any], str]] = [
+    (PER_REP, "activity_counts"),
+    ({"entity": "activities", "groupBy": [{"field": "team"}],
+      "filters": [{"field": "owner_id", "op": "in", "value": [str(ALICE), str(uuid.UUID(int=999))]}],
+      "aggregations": [{"fn": "count"}, {"fn": "count", "field": "deal", "name": "named"},
+                       {"fn": "count_distinct", "field": "deal_id", "name": "deals"},
+                       {"fn": "sum", "field": "deal_is_won", "name": "won"}]}, "activity_counts"),
+    ({"entity": "activities", "filters": [{"field": "has_deal", "value": False}],
+      "aggregations": [{"fn": "count"}, {"fn": "count_distinct", "field": "owner_id", "name": "owners"}]},
+     "activity_counts"),
+    ({"entity": "activities", "groupBy": [{"field": "deal_status"}, {"field": "deal_is_won"}],
+      "filters": [{"field": "deal_status", "op": "ne", "value": "won"}],
+      "aggregations": [{"fn": "count"}, {"fn": "count", "field": "owner", "name": "named"}],
+      "sort": [{"field": "count", "direction": "desc"}]}, "activity_counts"),
+    ({"entity": "activities", "groupBy": [{"field": "owner_email"}],
+      "filters": [{"field": "owner_id", "value": str(BOB)}], "aggregations": [{"fn": "count"}]}, "activity_counts"),
+    ({"entity": "activities", "filters": [{"field": "owner_id", "value": str(uuid.UUID(int=999))}],
+      "aggregations": [{"fn": "count"}, {"fn": "sum", "field": "has_deal"}, {"fn": "count_distinct", "field": "deal"}]},
+     "activity_counts"),
+    ({**PER_REP, "filters": [{"field": "occurred_date", "value": "this_month"}]}, "fact_activities"),
+    ({"entity": "activities", "groupBy": [{"field": "type"}], "aggregations": [{"fn": "count"}]}, "fact_activities"),
+    ({"entity": "activities", "groupBy": [{"field": "owner"}], "aggregations": [{"fn": "avg", "field": "has_deal"}]},
+     "fact_activities"),
+    ({"entity": "activities", "columns": ["owner", "deal_id"], "sort": [{"field": "owner"}]}, "fact_activities"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("spec", "table"), ROLLUP_SPECS)
+def test_activity_summaries_on_the_rollup_give_the_activities_numbers(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, spec: dict[str, Any], table: str
+) -> None:
+    carol, carol_too, gone = uuid.UUID(int=102), uuid.UUID(int=103), uuid.UUID(int=104)
+    con.execute("BEGIN")
+    try:
+        for user_id in (carol, carol_too):  # two reps of the same name in the same team
+            insert(con, "dim_user", user_id=user_id, full_name="Carol Rep", email="carol@example.com", team_name="East")
+        for i, (owner, deal) in enumerate(
+            ((carol, 1), (carol, 3), (carol_too, 1), (carol_too, 1), (gone, 4), (None, 5), (None, None), (carol, None))
+        ):
+            insert(
+                con,
+                "fact_activities",
+                activity_id=uuid.UUID(int=500 + i),
+                type="meeting",
+                owner_id=owner,
+                deal_id=D[deal] if deal else None,
+                occurred_at=ts(f"2026-03-1{i} 08:00"),
+                occurred_date=date(2026, 3, 10 + i),
+            )
+        views.refresh(con)
+        sql, _ = builder.compile(spec, today=TODAY)
+        assert f"FROM {table} t" in sql
+        rolled = run(con, spec)
+        monkeypatch.setitem(builder.SOURCES, "activities", replace(builder.SOURCES["activities"], rollup=None))
+        assert "FROM fact_activities t" in builder.compile(spec, today=TODAY)[0]
+        assert rolled == run(con, spec) and rolled
+    finally:
+        con.execute("ROLLBACK")
 
 
 # Dates, periods and timezones ------------------------------------------------------------------------------

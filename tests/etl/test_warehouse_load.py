@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from app.cli import app
 from core.activities import service as activities
-from core.activities.schemas import ActivityCreate
+from core.activities.schemas import ActivityCreate, ActivityUpdate
 from core.config import reset_settings
 from core.contacts import service as contacts
 from core.contacts.schemas import ContactCreate
@@ -339,9 +339,11 @@ def test_clientforge_etl_run_loads_a_workspace_by_slug(tenant: TenantWorld) -> N
 
 
 def tables_content(tenant_id: UUID) -> dict[str, list[tuple]]:
+    """Every table of the schema and the report layer's derived tables, rows in a stable order."""
     from etl import schema
 
-    return {table: sorted(wh(tenant_id, f"SELECT * FROM {table}"), key=repr) for table in schema.TABLES}
+    derived = ("deal_funnel", "activity_counts")
+    return {table: sorted(wh(tenant_id, f"SELECT * FROM {table}"), key=repr) for table in (*schema.TABLES, *derived)}
 
 
 def test_incremental_loads_bring_the_older_file_up_to_date_and_equal_a_full_rebuild(tenant: TenantWorld) -> None:
@@ -364,6 +366,115 @@ def test_incremental_loads_bring_the_older_file_up_to_date_and_equal_a_full_rebu
     assert {r[1] for r in incremental["dim_contact"]} == {"Ada", "Dora"}
     pipeline.run(t, full=True)
     assert tables_content(t) == incremental
+
+
+def activity_counts_recounted(tenant_id: UUID) -> tuple[list[tuple], list[tuple]]:
+    """(the rollup as loaded, the same counted now from fact_activities), and likewise per deal."""
+    kept = sorted(wh(tenant_id, "SELECT owner_id, deal_id, activities FROM activity_counts"), key=repr)
+    recount = sorted(wh(tenant_id, "SELECT owner_id, deal_id, count(*) FROM fact_activities GROUP BY ALL"), key=repr)
+    return kept, recount
+
+
+def test_the_activity_rollup_follows_incremental_loads_and_equals_a_recount(tenant: TenantWorld) -> None:
+    t, actor = tenant.tenant_id, tenant.admin
+    ids = make_records(tenant)
+    with unit_of_work(actor) as session:
+        other = deals.create(session, actor, DealCreate(name="Looms", amount=Decimal("400")))
+        moved = activities.create(session, actor, ActivityCreate(type="email", subject="Spec", deal_id=ids["deal"]))
+        dropped = activities.create(session, actor, ActivityCreate(type="note", subject="Old", deal_id=other.id))
+        purged = activities.create(session, actor, ActivityCreate(type="call", subject="Cold", contact_id=ids["ada"]))
+    pipeline.run(t)
+    assert wh(t, "SELECT activities FROM activity_counts WHERE deal_id = ?", ids["deal"]) == [(2,)]
+    assert one(t, "SELECT activities FROM activity_counts WHERE deal_id IS NULL") == 1
+    assert one(t, "SELECT activity_count FROM fact_deals WHERE deal_id = ?", ids["deal"]) == 2
+
+    with unit_of_work(actor) as session:
+        activities.update(session, actor, moved.id, ActivityUpdate(deal_id=other.id))  # from one pair to another
+        activities.delete(session, actor, dropped.id)  # soft delete
+        activities.create(session, actor, ActivityCreate(type="meeting", subject="Demo", deal_id=other.id))
+    owner_execute("DELETE FROM activities WHERE id = :id", id=purged.id)  # a hard delete (audit trail)
+    second = pipeline.run(t)
+    assert not second.full
+    kept, recount = activity_counts_recounted(t)
+    assert kept == recount
+    assert dict(wh(t, "SELECT deal_id, activities FROM activity_counts WHERE deal_id IS NOT NULL")) == {
+        ids["deal"]: 1,
+        other.id: 2,
+    }
+    assert one(t, "SELECT count(*) FROM activity_counts WHERE deal_id IS NULL") == 0  # the one without a deal went
+    assert dict(wh(t, "SELECT deal_id, activity_count FROM fact_deals")) == {ids["deal"]: 1, other.id: 2}
+    incremental = tables_content(t)
+    pipeline.run(t, full=True)
+    assert tables_content(t) == incremental
+
+
+def test_tables_read_in_many_pieces_load_the_same_as_in_one(
+    tenant: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from etl import extract
+
+    t, actor = tenant.tenant_id, tenant.admin
+    ids = make_records(tenant)
+    subject = 'Re: "Q3" proposal,\nsecond line\r\nand a "quoted, comma"'
+    with unit_of_work(actor) as session:
+        for n in range(30):
+            activities.create(
+                session, actor, ActivityCreate(type="email", subject=f"{subject} {n}", deal_id=ids["deal"])
+            )
+    pipeline.run(t, full=True)
+    whole = tables_content(t)
+
+    pieces: dict[str, int] = {}
+    parse = extract.parse
+
+    def counted(source: Any, data: bytes, **kwargs: Any) -> Any:
+        pieces[source.table] = pieces.get(source.table, 0) + 1
+        return parse(source, data, **kwargs)
+
+    monkeypatch.setattr(extract, "CHUNK_BYTES", 400)  # a row or two per piece
+    monkeypatch.setattr(extract, "parse", counted)
+    result = pipeline.run(t, full=True)
+    assert pieces["activities"] > 10 and pieces["users"] >= 1
+    assert result.tables["fact_activities"].rows_in == 31
+    assert tables_content(t) == whole
+    assert one(t, "SELECT count(*) FROM fact_activities WHERE subject LIKE ?", f"{subject} %") == 30
+
+    monkeypatch.setattr(extract, "CHUNK_BYTES", 400)
+    with unit_of_work(actor) as session:
+        activities.create(session, actor, ActivityCreate(type="call", subject="After", deal_id=ids["deal"]))
+    assert pipeline.run(t).tables["fact_activities"].rows_out >= 1  # incremental, in pieces too
+    assert one(t, "SELECT activity_count FROM fact_deals WHERE deal_id = ?", ids["deal"]) == 32
+
+
+def test_a_load_that_fails_while_reading_stops_the_reader_and_publishes_nothing(
+    tenant: TenantWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from etl import extract
+
+    t, actor = tenant.tenant_id, tenant.admin
+    ids = make_records(tenant)
+    with unit_of_work(actor) as session:
+        for n in range(20):
+            activities.create(session, actor, ActivityCreate(type="email", subject=f"Note {n}", deal_id=ids["deal"]))
+    pipeline.run(t)
+    insert = pipeline._insert
+
+    def crash(con: Any, table: str, rows: Any) -> int:
+        if table == "fact_activities":
+            raise OSError("disk full")  # while the reader thread is still in the middle of the activities COPY
+        return insert(con, table, rows)
+
+    monkeypatch.setattr(extract, "CHUNK_BYTES", 200)
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "_insert", crash)
+        with pytest.raises(OSError, match="disk full"):
+            pipeline.run(t, full=True)
+    assert not [thread for thread in threading.enumerate() if thread.name in ("etl-receive", "etl-parse")]
+    assert warehouse.current(t).version == 1  # type: ignore[union-attr]
+    assert pipeline.run(t).version == 2  # the connection pool is fine, the next load does the work
+    assert one(t, "SELECT count(*) FROM fact_activities") == 21
 
 
 def test_a_warehouse_of_an_older_schema_is_rebuilt_by_the_next_load(tenant: TenantWorld) -> None:
