@@ -146,9 +146,6 @@ def _load(
         changed_deals: set[str] = set()
         marks: dict[str, datetime] = {}
         stages_before = _fingerprint(con, "dim_pipeline_stage")
-        import os
-        if os.environ.get("CF_EXP_THREADS1"):
-            con.execute("SET threads = 1")
         # Piece by piece (etl/extract.py), one table after the other: threads receive and parse the next
         # pieces while this one writes the last into DuckDB, so the server's work and ours overlap.
         with contextlib.closing(_pieces(extractor, since)) as pieces:
@@ -166,9 +163,6 @@ def _load(
                 state[f"watermark:{source_name}"] = marks[source_name].isoformat()
             stats[table].watermark = state.get(f"watermark:{source_name}")
     stages_changed = _fingerprint(con, "dim_pipeline_stage") != stages_before
-    import os
-    if os.environ.get("CF_EXP_THREADS1"):
-        con.execute("RESET threads")
     today = now.astimezone(_zone(tz)).date()
     _refresh(con, now, fresh=fresh, changed_deals=sorted(changed_deals))
     _snapshot(con, state, today, fresh=fresh, donor=donor)
