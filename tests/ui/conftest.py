@@ -6,9 +6,14 @@ import secrets
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
+from core.actor import Actor
+from core.auth import service as auth
+from core.db import unit_of_work
 from core.demo import service as demo
+from core.users.models import User
 from tests.factories import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +68,20 @@ def demo_email(workspace: demo.SeedResult, role: str) -> str:
 def as_role(workspace: demo.SeedResult, role: str) -> AppTest:
     """A fresh app signed in to the demo workspace as its first user with `role`."""
     return sign_in(new_app(), workspace.slug, demo_email(workspace, role))
+
+
+@pytest.fixture(scope="session")
+def loaded(demo_workspace: demo.SeedResult) -> demo.SeedResult:
+    """The demo workspace with its analytics warehouse built (once for the session)."""
+    from etl import pipeline, warehouse
+
+    if warehouse.current(demo_workspace.tenant_id) is None:
+        pipeline.run(demo_workspace.tenant_id, full=True)
+    return demo_workspace
+
+
+def actor_of(workspace: demo.SeedResult, role: str) -> Actor:
+    """The actor of the demo workspace's first user with `role`, loaded as the services see it."""
+    with unit_of_work(tenant_id=workspace.tenant_id) as session:
+        user_id = session.scalar(select(User.id).where(User.email == demo_email(workspace, role)))
+        return auth.load_actor(session, tenant_id=workspace.tenant_id, user_id=user_id)

@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from sqlalchemy import select
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from app.ui import widgets as ui
@@ -19,30 +18,14 @@ from core.actor import Actor
 from core.analytics import service as analytics
 from core.analytics.schemas import ReportOverrides
 from core.analytics.spec import resolve_period, today_in
-from core.auth import service as auth
 from core.db import unit_of_work
 from core.deals import service as deals
 from core.deals.schemas import DealCreate
 from core.demo.service import SeedResult
-from core.users.models import User
 from etl import pipeline, warehouse
 from etl.reports import service as reports
 from tests.factories import TenantWorld
-from tests.ui.conftest import as_role, demo_email, new_app, open_page, shown, sign_in
-
-
-@pytest.fixture(scope="module")
-def loaded(demo_workspace: SeedResult) -> SeedResult:
-    """The demo workspace with its warehouse built (once for this module)."""
-    if warehouse.current(demo_workspace.tenant_id) is None:
-        pipeline.run(demo_workspace.tenant_id, full=True)
-    return demo_workspace
-
-
-def actor_of(workspace: SeedResult, role: str) -> Actor:
-    with unit_of_work(tenant_id=workspace.tenant_id) as session:
-        user_id = session.scalar(select(User.id).where(User.email == demo_email(workspace, role)))
-        return auth.load_actor(session, tenant_id=workspace.tenant_id, user_id=user_id)
+from tests.ui.conftest import actor_of, as_role, new_app, open_page, shown, sign_in
 
 
 def dashboards(workspace: SeedResult, role: str) -> Any:

@@ -6,32 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import select
 
 from app.ui.pages import permitted
 from core.actor import Actor
 from core.analytics import service as analytics
-from core.auth import service as auth
 from core.db import unit_of_work
 from core.demo.service import SeedResult
-from core.users.models import User
-from etl import pipeline, warehouse
 from etl.reports import service as reports
-from tests.ui.conftest import as_role, demo_email, open_page, shown
-
-
-@pytest.fixture(scope="module")
-def loaded(demo_workspace: SeedResult) -> SeedResult:
-    """The demo workspace with its warehouse built (once for this module)."""
-    if warehouse.current(demo_workspace.tenant_id) is None:
-        pipeline.run(demo_workspace.tenant_id, full=True)
-    return demo_workspace
-
-
-def actor_of(workspace: SeedResult, role: str) -> Actor:
-    with unit_of_work(tenant_id=workspace.tenant_id) as session:
-        user_id = session.scalar(select(User.id).where(User.email == demo_email(workspace, role)))
-        return auth.load_actor(session, tenant_id=workspace.tenant_id, user_id=user_id)
+from tests.ui.conftest import actor_of, as_role, open_page, shown
 
 
 def builder(workspace: SeedResult, role: str) -> Any:
