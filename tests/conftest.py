@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -63,6 +64,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     dispose_engines()
     if _EMBEDDED is not None:
         _EMBEDDED.stop()  # type: ignore[attr-defined]
+    if exitstatus == 0:  # a failed run keeps its server logs and data for a look
+        shutil.rmtree(_RUN_DIR, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
