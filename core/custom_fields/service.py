@@ -32,7 +32,7 @@ from sqlalchemy.sql import operators
 from core.actor import Actor
 from core.custom_fields.models import FIELD_ENTITIES, CustomField, CustomFieldValue
 from core.custom_fields.schemas import CustomFieldCreate, CustomFieldRead, CustomFieldUpdate
-from core.db import execute_core, on_commit
+from core.db import DriverStatement, on_commit
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.events.service import emit
 from core.ids import new_id
@@ -272,22 +272,28 @@ def clear_cache() -> None:
 
 
 def _json_value(field_type: str, row: Any) -> Any:
+    return _tuple_value(field_type, row.value_text, row.value_number, row.value_date, row.value_bool, row.value_multi)
+
+
+def _tuple_value(
+    field_type: str, text: str | None, number: Decimal | None, day: date | None, flag: bool | None, multi: Any
+) -> Any:
+    """A stored value as the API shows it: numbers as int when whole, dates in ISO form, multi-select a list."""
     if field_type in ("text", "select"):
-        return row.value_text
+        return text
     if field_type == "number":
-        number: Decimal | None = row.value_number
         if number is None:
             return None
         return int(number) if number == number.to_integral_value() else float(number)
     if field_type == "date":
-        return row.value_date.isoformat() if row.value_date is not None else None
+        return day.isoformat() if day is not None else None
     if field_type == "boolean":
-        return row.value_bool
-    return list(row.value_multi or [])
+        return flag
+    return list(multi or [])
 
 
-# Built once (a list page runs it every time): the ids travel as one uuid[] parameter.
-_VALUES_OF_RECORDS = (
+# Compiled once and run on the driver (a list page runs it every time): the ids travel as one uuid[] parameter.
+_VALUES_OF_RECORDS = DriverStatement(
     select(
         CustomFieldValue.entity_id,
         CustomField.field_name,
@@ -320,13 +326,11 @@ def values_for(session: Session, actor: Actor, entity_type: str, entity_ids: lis
     result: dict[UUID, dict[str, Any]] = {entity_id: {} for entity_id in entity_ids}
     if not entity_ids:
         return result
-    rows = execute_core(
-        session,
-        _VALUES_OF_RECORDS,
-        {"tenant_id": actor.tenant_id, "entity_type": entity_type, "entity_ids": list(result)},
+    rows = _VALUES_OF_RECORDS.rows(
+        session, {"tenant_id": actor.tenant_id, "entity_type": entity_type, "entity_ids": list(result)}
     )
-    for row in rows:
-        result.setdefault(row.entity_id, {})[row.field_name] = _json_value(row.field_type, row)
+    for entity_id, field_name, field_type, *values in rows:
+        result.setdefault(entity_id, {})[field_name] = _tuple_value(field_type, *values)
     return result
 
 
