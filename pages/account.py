@@ -14,6 +14,7 @@ from core.accounts.schemas import AccountUpdate
 from core.contacts import service as contacts
 from core.deals import service as deals
 from core.duplicates import service as duplicates
+from core.tenants import calendar
 
 EDIT_FIELDS = (
     "name",
@@ -38,7 +39,7 @@ account = load(actor, lambda s, a: accounts.to_read(s, a, accounts.get(s, a, acc
 parent = find(actor, accounts.get, account.parent_id) if account.parent_id else None
 everyone = rec.people(actor)
 fields = rec.field_defs(actor, "accounts")
-today = load(actor, deals.today)
+today = load(actor, calendar.today)
 form = f"ae_{account_id}"
 edit_keys = [f"{form}_{n}" for n in EDIT_FIELDS] + list(rec.custom_field_keys(fields, form))
 people_here = (

@@ -14,9 +14,9 @@ from core.accounts import service as accounts
 from core.contacts import service as contacts
 from core.contacts.models import LEAD_STATUSES, LIFECYCLE_STAGES
 from core.contacts.schemas import ContactConvert, ContactUpdate
-from core.deals import service as deals
 from core.duplicates import service as duplicates
 from core.pipelines import service as pipelines
+from core.tenants import calendar
 
 actor = ui.page("contact.py")
 contact_id = rec.parse_id("contact")
@@ -26,7 +26,7 @@ contact = load(actor, lambda s, a: contacts.to_read(s, a, contacts.get(s, a, con
 account = find(actor, accounts.get, contact.account_id) if contact.account_id else None
 everyone = rec.people(actor)
 fields = rec.field_defs(actor, "contacts")
-today = load(actor, deals.today)
+today = load(actor, calendar.today)
 name = f"{contact.first_name} {contact.last_name}"
 form = f"ce_{contact_id}"
 converted_key = f"contact_{contact_id}_converted"

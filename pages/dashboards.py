@@ -12,7 +12,7 @@ from app.ui import widgets as ui
 from app.ui.calls import attempt, load
 from core.analytics import service as analytics
 from core.analytics.schemas import DashboardCreate, WidgetCreate
-from core.deals import service as deals
+from core.tenants import calendar
 from etl.reports import service as reports
 from etl.reports import standard
 
@@ -21,7 +21,7 @@ current = view.warehouse_state(actor, key="dash")
 if current is None:
     st.stop()
 
-today = load(actor, deals.today)
+today = load(actor, calendar.today)
 filters = view.dashboard_filters(actor, today)
 figures = view.run(
     actor,

@@ -23,6 +23,7 @@ from core.notes import service as notes
 from core.notes.schemas import NoteCreate
 from core.tasks import service as tasks
 from core.tasks.schemas import TaskCreate
+from core.tenants import calendar
 from core.users import service as users
 
 actor = ui.page("deal.py")
@@ -76,7 +77,7 @@ with facts[2]:
 with facts[3]:
     st.caption("Expected close" if not deal.is_closed else "Closed on")
     closes = deal.actual_close_date if deal.is_closed else deal.expected_close_date
-    passed = not deal.is_closed and closes is not None and closes < load(actor, deals.today)
+    passed = not deal.is_closed and closes is not None and closes < load(actor, calendar.today)
     st.markdown(f":red[{ui.when(closes)} · passed]" if passed else ui.when(closes))
 if deal.is_rotting:
     st.warning(f"Rotting: {deal.days_in_stage} days in {deal.stage_name}, longer than the stage allows.")

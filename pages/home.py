@@ -15,10 +15,11 @@ from core.notes import service as notes
 from core.notes.schemas import NoteCreate
 from core.tasks import service as tasks
 from core.tasks.schemas import TaskCreate, TaskUpdate
+from core.tenants import calendar
 
 actor = ui.page("home.py")
 me = str(actor.user_id)
-today = load(actor, deals.today)
+today = load(actor, calendar.today)
 month_start = today.replace(day=1)
 month_end = (month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
 end_of_today = ui.local_moment(actor, today, time.max).isoformat()

@@ -10,10 +10,11 @@ from app.ui import widgets as ui
 from app.ui.calls import attempt, load
 from core.tasks import service as tasks
 from core.tasks.schemas import TaskCreate, TaskUpdate
+from core.tenants import calendar
 
 actor = ui.page("tasks.py")
 me = str(actor.user_id)
-zone = load(actor, tasks.tenant_zone)
+zone = load(actor, calendar.zone)
 people = load(actor, tasks.assignees, include_inactive=True)
 names = {str(p.id): view.person(p) for p in people}
 active = [str(p.id) for p in people if p.is_active]

@@ -14,6 +14,7 @@ import streamlit as st
 
 from app.ui.pages import by_file
 from core.actor import Actor
+from core.tenants import calendar
 
 ACTOR = "cf_actor"
 
@@ -103,9 +104,8 @@ def pick_record(actor: Actor, label: str, types: tuple[str, ...], key: str) -> A
 @st.cache_data(ttl=300, show_spinner=False)
 def _zone_name(tenant_id: UUID, _actor: Actor) -> str:
     from app.ui.calls import load
-    from core.tasks import service as tasks
 
-    return str(load(_actor, tasks.tenant_zone))
+    return str(load(_actor, calendar.zone))
 
 
 def zone(actor: Actor) -> ZoneInfo:

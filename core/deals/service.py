@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import ColumnElement, Integer, and_, cast, func, select
 from sqlalchemy.orm import Session, aliased
@@ -43,7 +42,7 @@ from core.records import bulk
 from core.records import query as q
 from core.records.listing import RecordPage
 from core.records.owners import resolve_owner
-from core.tenants.models import Tenant
+from core.tenants import calendar
 from core.users.models import User
 from core.versioning import check_version
 
@@ -65,16 +64,6 @@ def _invalid(problems: list[dict[str, Any]]) -> None:
     if problems:
         names = ", ".join(dict.fromkeys(p["field"] for p in problems))
         raise ValidationFailed(f"Invalid deal: check {names}", details=problems)
-
-
-def today(session: Session, actor: Actor) -> date:
-    """Today in the tenant's time zone (close dates are calendar days where the tenant works)."""
-    name = session.scalar(select(Tenant.timezone).where(Tenant.id == actor.tenant_id)) or "UTC"
-    try:
-        zone: Any = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = UTC
-    return datetime.now(zone).date()
 
 
 # Reads -------------------------------------------------------------------------------------------------
@@ -337,7 +326,7 @@ def _set_outcome(
 ) -> None:
     """The closed/won/lost columns for a deal entering `stage` (checked by `_check_outcome` first)."""
     if stage.is_closed_stage:
-        closed_on = close_date or today(session, actor)  # before any change: the query would autoflush
+        closed_on = close_date or calendar.today(session, actor)  # before any change: the query would autoflush
         deal.is_closed = True
         deal.is_won = stage.is_won_stage
         deal.actual_close_date = closed_on

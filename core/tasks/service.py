@@ -11,9 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import and_, func, literal, select
+from sqlalchemy import and_, func, literal
 from sqlalchemy.orm import Session
 
 from core.activities.service import (
@@ -35,7 +34,7 @@ from core.records import query as q
 from core.records.listing import RecordPage
 from core.tasks.models import Task
 from core.tasks.schemas import TaskCreate, TaskRead, TaskReplace, TaskUpdate
-from core.tenants.models import Tenant
+from core.tenants import calendar
 from core.users import service as users
 from core.users.models import User
 from core.users.schemas import UserRead
@@ -213,15 +212,6 @@ def bulk_delete(session: Session, actor: Actor, ids: Sequence[UUID]) -> bulk.Bul
 DUE_WINDOWS = ("overdue", "today", "this_week", "later", "none")
 
 
-def tenant_zone(session: Session, actor: Actor) -> ZoneInfo:
-    """The tenant's time zone (UTC when unset or unknown): where due dates are days and hours."""
-    name = session.scalar(select(Tenant.timezone).where(Tenant.id == actor.tenant_id)) or "UTC"
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
-
-
 def due_window(session: Session, actor: Actor, window: str, *, now: datetime | None = None) -> dict[str, list[str]]:
     """The `list_tasks` filters for the tasks due in `window`: `overdue` (open or in progress, due in the
     past), `today`, `this_week` (today to Sunday), `later` (after this week) or `none` (no due date). Days are
@@ -235,7 +225,7 @@ def due_window(session: Session, actor: Actor, window: str, *, now: datetime | N
         return {"overdue": ["true"]}
     if window == "none":
         return {"dueAt[isnull]": ["true"]}
-    zone = tenant_zone(session, actor)
+    zone = calendar.zone(session, actor)
     today = (now or datetime.now(UTC)).astimezone(zone).date()
     start = datetime.combine(today, time.min, tzinfo=zone)
     tomorrow = datetime.combine(today + timedelta(days=1), time.min, tzinfo=zone)
