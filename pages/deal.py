@@ -1,13 +1,14 @@
 """Deal: one deal (reached by `?id=`): its header, stage history timeline, activities, notes and tasks with
 quick adds, and an edit form (custom fields included) that refuses to overwrite someone else's change."""
 
-from datetime import date, time
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import streamlit as st
 
+from app.ui import records as rec
 from app.ui import widgets as ui
 from app.ui.board import record_link, show_problem, write_deal
 from app.ui.calls import attempt, find, load
@@ -22,7 +23,6 @@ from core.deals.schemas import DealPatch
 from core.notes import service as notes
 from core.notes.schemas import NoteCreate
 from core.tasks import service as tasks
-from core.tasks.schemas import TaskCreate
 from core.tenants import calendar
 from core.users import service as users
 
@@ -175,35 +175,7 @@ with tasks_tab:
             due = f"due {ui.local_time(actor, task['dueAt'])}" if task.get("dueAt") else "no due date"
             flag = " · :red[overdue]" if task.get("isOverdue") else ""
             st.markdown(f"**{task['title']}** · {task['status'].replace('_', ' ')} · {due}{flag}")
-    if actor.can("tasks", "create"):
-        box = st.container()
-        with st.form("deal_task", clear_on_submit=False):
-            title = st.text_input("Task", key="dt_title")
-            row = st.columns(3)
-            due_day = row[0].date_input("Due", value=None, key="dt_day")
-            due_time = row[1].time_input("At", value=time(9, 0), key="dt_time")
-            priority = row[2].selectbox("Priority", ["low", "normal", "high", "urgent"], index=1, key="dt_priority")
-            if st.form_submit_button("Add task", type="primary"):
-                made = attempt(
-                    actor,
-                    lambda s, a: (
-                        tasks.create(
-                            s,
-                            a,
-                            TaskCreate(
-                                title=title,
-                                due_at=ui.local_moment(actor, due_day, due_time) if due_day else None,
-                                priority=priority,
-                                deal_id=deal.id,
-                            ),
-                        ).id
-                    ),
-                    done=f"Task added: {title}",
-                    where=box,
-                    clear=("dt_title",),
-                )
-                if made is not None:
-                    st.rerun()
+    rec.task_form(actor, "dt", label="Task", default_day=None, parent=("deals", deal.id))
 
 with edit_tab:
     if not actor.can("deals", "update"):

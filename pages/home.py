@@ -5,6 +5,7 @@ from datetime import time, timedelta
 
 import streamlit as st
 
+from app.ui import records as rec
 from app.ui import widgets as ui
 from app.ui.calls import attempt, load
 from core.activities import service as activities
@@ -14,7 +15,7 @@ from core.deals import service as deals
 from core.notes import service as notes
 from core.notes.schemas import NoteCreate
 from core.tasks import service as tasks
-from core.tasks.schemas import TaskCreate, TaskUpdate
+from core.tasks.schemas import TaskUpdate
 from core.tenants import calendar
 
 actor = ui.page("home.py")
@@ -124,29 +125,7 @@ with right:
                 if made is not None:
                     st.rerun()
     elif kind == "Task":
-        with st.form("quick_task", clear_on_submit=False):
-            title = st.text_input("Title", key="qt_title")
-            due_day = st.date_input("Due", value=today)
-            due_time = st.time_input("At", value=time(9, 0))
-            priority = st.selectbox("Priority", ["low", "normal", "high", "urgent"], index=1)
-            if st.form_submit_button("Add task", type="primary"):
-                made = attempt(
-                    actor,
-                    lambda s, a: tasks.create(
-                        s,
-                        a,
-                        TaskCreate(
-                            title=title,
-                            due_at=ui.local_moment(actor, due_day, due_time),
-                            priority=priority,
-                        ),
-                    ),
-                    done=f"Task added: {title}",
-                    where=box,
-                    clear=("qt_title",),
-                )
-                if made is not None:
-                    st.rerun()
+        rec.task_form(actor, "qt", label="Title", default_day=today)
     else:
         target = ui.pick_record(actor, "On", ("contacts", "accounts", "deals"), key="quick_note_on")
         with st.form("quick_note", clear_on_submit=False):

@@ -667,16 +667,38 @@ def record_tasks(actor: Actor, entity_type: str, record_id: UUID, today: date, k
             )
             if done is not None:
                 st.rerun()
+    task_form(
+        actor,
+        f"{key}_task",
+        label="New task",
+        default_day=today + timedelta(days=1),
+        parent=(entity_type, record_id),
+        placeholder="e.g. Send the proposal",
+    )
+
+
+def task_form(
+    actor: Actor,
+    key: str,
+    *,
+    label: str,
+    default_day: date | None,
+    parent: tuple[str, UUID] | None = None,
+    placeholder: str | None = None,
+) -> None:
+    """A form that adds a task (title, due day and hour in the workspace's time zone, priority), on a record
+    when `parent` is (entity type, id); widget keys start with `key`. Nothing when the role may not add tasks."""
     if not actor.can("tasks", "create"):
         return
     box = st.container()
-    with st.form(f"{key}_task", clear_on_submit=False):
-        title = st.text_input("New task", key=f"{key}_task_title", placeholder="e.g. Send the proposal")
+    with st.form(f"{key}_form", clear_on_submit=False):
+        title = st.text_input(label, key=f"{key}_title", placeholder=placeholder)
         cols = st.columns(3)
-        due_day = cols[0].date_input("Due", value=today + timedelta(days=1), key=f"{key}_task_day")
-        due_time = cols[1].time_input("At", value=time(9, 0), key=f"{key}_task_time")
-        priority = cols[2].selectbox("Priority", ["low", "normal", "high", "urgent"], index=1, key=f"{key}_task_prio")
+        due_day = cols[0].date_input("Due", value=default_day, key=f"{key}_day")
+        due_time = cols[1].time_input("At", value=time(9, 0), key=f"{key}_time")
+        priority = cols[2].selectbox("Priority", ["low", "normal", "high", "urgent"], index=1, key=f"{key}_priority")
         if st.form_submit_button("Add task", type="primary", icon=":material/add_task:"):
+            on = {f"{parent[0][:-1]}_id": parent[1]} if parent else {}
             made = attempt(
                 actor,
                 lambda s, a: tasks.create(
@@ -684,14 +706,14 @@ def record_tasks(actor: Actor, entity_type: str, record_id: UUID, today: date, k
                     a,
                     TaskCreate(
                         title=title,
-                        due_at=ui.local_moment(actor, due_day, due_time),
+                        due_at=ui.local_moment(actor, due_day, due_time) if due_day else None,
                         priority=priority,
-                        **{f"{entity_type[:-1]}_id": record_id},
+                        **on,
                     ),
                 ),
                 done=f"Task added: {title}",
                 where=box,
-                clear=(f"{key}_task_title",),
+                clear=(f"{key}_title",),
             )
             if made is not None:
                 st.rerun()
