@@ -180,7 +180,7 @@ else:
                 title = st.text_input("Title (optional)", key="dash_add_title")
                 if st.form_submit_button("Add widget", type="primary"):
                     kind, ref = source.split(":", 1)
-                    added = attempt(
+                    attempt(
                         actor,
                         lambda s, a: analytics.add_widget(
                             s,
@@ -196,6 +196,5 @@ else:
                         done="Widget added",
                         where=box,
                         clear=("dash_add_title",),
+                        rerun=True,
                     )
-                    if added is not None:
-                        st.rerun()

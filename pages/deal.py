@@ -119,7 +119,7 @@ with activity_tab:
             subject = st.text_input("Subject", key="da_subject")
             body = st.text_area("Details", key="da_body")
             if st.form_submit_button("Log activity", type="primary"):
-                made = attempt(
+                attempt(
                     actor,
                     lambda s, a: (
                         activities.create(
@@ -138,9 +138,8 @@ with activity_tab:
                     done=f"Logged: {subject}",
                     where=box,
                     clear=("da_subject", "da_body"),
+                    rerun=True,
                 )
-                if made is not None:
-                    st.rerun()
 
 with notes_tab:
     if actor.can("notes", "read"):
@@ -156,15 +155,14 @@ with notes_tab:
         with st.form("deal_note", clear_on_submit=False):
             text = st.text_area("Note", key="dn_body")
             if st.form_submit_button("Add note", type="primary"):
-                made = attempt(
+                attempt(
                     actor,
                     lambda s, a: notes.create(s, a, "deals", deal.id, NoteCreate(body=text)).id,
                     done="Note added",
                     where=box,
                     clear=("dn_body",),
+                    rerun=True,
                 )
-                if made is not None:
-                    st.rerun()
 
 with tasks_tab:
     if actor.can("tasks", "read"):

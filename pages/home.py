@@ -74,13 +74,12 @@ with left:
         row[0].markdown(f"**{task['title']}**  \n{flag}{task['priority']} priority")
         row[1].caption(f"due {ui.local_time(actor, task['dueAt'])}" if task.get("dueAt") else "no due date")
         if row[2].button("Done", key=f"done_{task['id']}", icon=":material/check:"):
-            done = attempt(
+            attempt(
                 actor,
                 lambda s, a, t=task: tasks.update(s, a, t["id"], TaskUpdate(status="done", version=t["version"])),
                 done=f"Completed: {task['title']}",
+                rerun=True,
             )
-            if done is not None:
-                st.rerun()
 
     st.subheader("Closing this month")
     if not closing.items:
@@ -113,7 +112,7 @@ with right:
             last = st.text_input("Last name", key="qc_last")
             email = st.text_input("Email", key="qc_email")
             if st.form_submit_button("Add contact", type="primary"):
-                made = attempt(
+                attempt(
                     actor,
                     lambda s, a: contacts.create(
                         s, a, ContactCreate(first_name=first, last_name=last, email=email or None)
@@ -121,9 +120,8 @@ with right:
                     done=f"Contact {first} {last} added",
                     where=box,
                     clear=("qc_first", "qc_last", "qc_email"),
+                    rerun=True,
                 )
-                if made is not None:
-                    st.rerun()
     elif kind == "Task":
         rec.task_form(actor, "qt", label="Title", default_day=today)
     else:
@@ -131,15 +129,14 @@ with right:
         with st.form("quick_note", clear_on_submit=False):
             body = st.text_area("Note", key="qn_body")
             if st.form_submit_button("Add note", type="primary", disabled=target is None):
-                made = attempt(
+                attempt(
                     actor,
                     lambda s, a: notes.create(s, a, target.type, target.id, NoteCreate(body=body)),
                     done=f"Note added to {target.title}",
                     where=box,
                     clear=("qn_body",),
+                    rerun=True,
                 )
-                if made is not None:
-                    st.rerun()
 
     st.subheader("Recent activity")
     if not recent.items:

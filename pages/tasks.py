@@ -175,7 +175,7 @@ if actor.can("tasks", "create"):
             )
             if st.form_submit_button("Create task", type="primary"):
                 link = {f"{target.type[:-1]}_id": target.id} if target is not None else {}
-                made = attempt(
+                attempt(
                     actor,
                     lambda s, a: tasks.create(
                         s,
@@ -192,6 +192,5 @@ if actor.can("tasks", "create"):
                     done=f"Task created: {title}",
                     where=box,
                     clear=("tasks_new_title", "tasks_new_description", "tasks_new_about_q"),
+                    rerun=True,
                 )
-                if made is not None:
-                    st.rerun()

@@ -87,11 +87,6 @@ def _select_next(key: str) -> None:
         st.session_state[key] = chosen
 
 
-def _done(result: Any) -> None:
-    if result is not None:
-        st.rerun()
-
-
 def _lines(text: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
@@ -239,13 +234,12 @@ def _user_form(
             if not changes:
                 box.info("Nothing to change.")
             else:
-                _done(
-                    attempt(
-                        actor,
-                        lambda s, a: users.update(s, a, user.id, UserUpdate(**changes, version=user.version)),
-                        done=f"{_name(user)} saved",
-                        where=box,
-                    )
+                attempt(
+                    actor,
+                    lambda s, a: users.update(s, a, user.id, UserUpdate(**changes, version=user.version)),
+                    done=f"{_name(user)} saved",
+                    where=box,
+                    rerun=True,
                 )
 
 
@@ -337,25 +331,24 @@ def _team_form(
             key=f"adm_team_manager_{suffix}",
         )
         if st.form_submit_button("Save team", icon=":material/save:"):
-            _done(
-                attempt(
-                    actor,
-                    lambda s, a: users.update_team(
-                        s,
-                        a,
-                        team.id,
-                        TeamUpdate(
-                            name=name, description=description or None, manager_id=_uuid(manager), version=team.version
-                        ),
+            attempt(
+                actor,
+                lambda s, a: users.update_team(
+                    s,
+                    a,
+                    team.id,
+                    TeamUpdate(
+                        name=name, description=description or None, manager_id=_uuid(manager), version=team.version
                     ),
-                    done=f"Team {name} saved",
-                    where=box,
-                )
+                ),
+                done=f"Team {name} saved",
+                where=box,
+                rerun=True,
             )
     with st.popover("Delete team", icon=":material/delete:"):
         st.warning(f"Delete {team.name}? Its members stay, without a team.")
         if st.button(f"Delete {team.name}", key=f"adm_team_delete_{team.id}", type="primary"):
-            _done(attempt(actor, lambda s, a: users.delete_team(s, a, team.id), done=f"Team {team.name} deleted"))
+            attempt(actor, lambda s, a: users.delete_team(s, a, team.id), done=f"Team {team.name} deleted", rerun=True)
 
 
 # Roles and permissions -----------------------------------------------------------------------------------
@@ -495,15 +488,14 @@ def _role_editor(actor: Actor, role: RoleRead) -> None:
     st.caption("Empty cells are actions a resource does not have.")
     save, delete = st.columns([1, 1])
     if save.button("Save role", key="adm_role_save", type="primary", icon=":material/save:"):
-        _done(
-            attempt(
-                actor,
-                lambda s, a: rbac.update(
-                    s, a, role.id, RoleUpdate(permissions=granted_in(edited), record_scope=scope, version=role.version)
-                ),
-                done=f"Role {role.name} saved",
-                where=box,
-            )
+        attempt(
+            actor,
+            lambda s, a: rbac.update(
+                s, a, role.id, RoleUpdate(permissions=granted_in(edited), record_scope=scope, version=role.version)
+            ),
+            done=f"Role {role.name} saved",
+            where=box,
+            rerun=True,
         )
     with delete.popover("Delete role", icon=":material/delete:"):
         st.warning(f"Delete the role {role.name}? Users who have it must get another role first.")
@@ -667,7 +659,7 @@ def _pipeline_editor(actor: Actor, pipeline: PipelineRead) -> None:
                     pipelines.set_default(s, a, pipeline.id)
                 return True
 
-            _done(attempt(actor, save, done=f"Pipeline {name} saved", where=box))
+            attempt(actor, save, done=f"Pipeline {name} saved", where=box, rerun=True)
 
     st.markdown("**Stages**")
     stamp = zlib.crc32(" ".join(f"{s.id}.{s.version}.{s.position}" for s in pipeline.stages).encode())
@@ -693,13 +685,12 @@ def _pipeline_editor(actor: Actor, pipeline: PipelineRead) -> None:
         if not updates and order is None:
             box.info("Nothing to change.")
         else:
-            _done(
-                attempt(
-                    actor,
-                    lambda s, a: _save_stages(s, a, pipeline.id, updates, order),
-                    done=f"Stages of {pipeline.name} saved",
-                    where=box,
-                )
+            attempt(
+                actor,
+                lambda s, a: _save_stages(s, a, pipeline.id, updates, order),
+                done=f"Stages of {pipeline.name} saved",
+                where=box,
+                rerun=True,
             )
 
     left, right = st.columns(2)
@@ -722,26 +713,25 @@ def _pipeline_editor(actor: Actor, pipeline: PipelineRead) -> None:
             key=f"adm_stage_position_{pipeline.id}",
         )
         if st.form_submit_button("Add stage", icon=":material/add:"):
-            _done(
-                attempt(
-                    actor,
-                    lambda s, a: pipelines.add_stage(
-                        s,
-                        a,
-                        pipeline.id,
-                        StageCreate(
-                            name=stage_name,
-                            probability=probability,
-                            rotting_days=rotting,
-                            is_closed=outcome != "open",
-                            is_won=outcome == "won",
-                            position=position,
-                        ),
+            attempt(
+                actor,
+                lambda s, a: pipelines.add_stage(
+                    s,
+                    a,
+                    pipeline.id,
+                    StageCreate(
+                        name=stage_name,
+                        probability=probability,
+                        rotting_days=rotting,
+                        is_closed=outcome != "open",
+                        is_won=outcome == "won",
+                        position=position,
                     ),
-                    done=f"Stage {stage_name} added",
-                    where=box,
-                    clear=(f"adm_stage_name_{pipeline.id}",),
-                )
+                ),
+                done=f"Stage {stage_name} added",
+                where=box,
+                clear=(f"adm_stage_name_{pipeline.id}",),
+                rerun=True,
             )
     with right:
         st.markdown("**Remove**")
@@ -752,13 +742,12 @@ def _pipeline_editor(actor: Actor, pipeline: PipelineRead) -> None:
         if st.button(
             "Delete stage", key=f"adm_stage_delete_{pipeline.id}", disabled=doomed is None, icon=":material/delete:"
         ):
-            _done(
-                attempt(
-                    actor,
-                    lambda s, a: pipelines.delete_stage(s, a, pipeline.id, UUID(doomed)),
-                    done=f"Stage {stages.get(doomed or '', '')} deleted",
-                    where=box,
-                )
+            attempt(
+                actor,
+                lambda s, a: pipelines.delete_stage(s, a, pipeline.id, UUID(doomed)),
+                done=f"Stage {stages.get(doomed or '', '')} deleted",
+                where=box,
+                rerun=True,
             )
         if actor.can("pipelines", "delete") and not pipeline.is_default:
             with st.popover("Delete pipeline", icon=":material/delete_forever:"):
@@ -910,15 +899,12 @@ def _field_form(actor: Actor, field: CustomFieldRead) -> None:
             }
             if options is not None:
                 changes["field_options"] = _lines(options)
-            _done(
-                attempt(
-                    actor,
-                    lambda s, a: custom_fields.update(
-                        s, a, field.id, CustomFieldUpdate(**changes, version=field.version)
-                    ),
-                    done=f"Field {label} saved",
-                    where=box,
-                )
+            attempt(
+                actor,
+                lambda s, a: custom_fields.update(s, a, field.id, CustomFieldUpdate(**changes, version=field.version)),
+                done=f"Field {label} saved",
+                where=box,
+                rerun=True,
             )
     if actor.can("custom_fields", "delete"):
         with st.popover("Delete field", icon=":material/delete:"):
@@ -1015,12 +1001,11 @@ def api_keys_tab(actor: Actor) -> None:
             "Key", list(live), format_func=live.__getitem__, key="adm_key_pick", index=None, placeholder="Choose a key"
         )
         if st.button("Revoke key", key="adm_key_revoke", disabled=doomed is None, icon=":material/key_off:"):
-            _done(
-                attempt(
-                    actor,
-                    lambda s, a: auth.revoke_api_key(s, a, UUID(doomed)) or True,
-                    done=f"API key {live.get(doomed or '', '')} revoked",
-                )
+            attempt(
+                actor,
+                lambda s, a: auth.revoke_api_key(s, a, UUID(doomed)) or True,
+                done=f"API key {live.get(doomed or '', '')} revoked",
+                rerun=True,
             )
 
 
@@ -1099,18 +1084,17 @@ def _webhook_detail(actor: Actor, hook: WebhookRead) -> None:
     cols = st.columns(4)
     toggle = "Disable" if hook.is_active else "Enable"
     if cols[0].button(toggle, key=f"adm_hook_toggle_{hook.id}", icon=":material/power_settings_new:"):
-        _done(
-            attempt(
-                actor,
-                lambda s, a: webhooks.update(
-                    s, a, hook.id, WebhookUpdate(is_active=not hook.is_active, version=hook.version)
-                ),
-                done=f"Webhook {'disabled' if hook.is_active else 'enabled'}",
-                where=box,
-            )
+        attempt(
+            actor,
+            lambda s, a: webhooks.update(
+                s, a, hook.id, WebhookUpdate(is_active=not hook.is_active, version=hook.version)
+            ),
+            done=f"Webhook {'disabled' if hook.is_active else 'enabled'}",
+            where=box,
+            rerun=True,
         )
     if cols[1].button("Send test ping", key=f"adm_hook_ping_{hook.id}", icon=":material/send:"):
-        _done(attempt(actor, lambda s, a: webhooks.ping(s, a, hook.id), done="Ping queued", where=box))
+        attempt(actor, lambda s, a: webhooks.ping(s, a, hook.id), done="Ping queued", where=box, rerun=True)
     if cols[2].button("New secret", key=f"adm_hook_rotate_{hook.id}", icon=":material/autorenew:"):
         made = attempt(actor, lambda s, a: webhooks.rotate_secret(s, a, hook.id), done="Secret replaced", where=box)
         if made is not None:
@@ -1188,23 +1172,22 @@ def settings_tab(actor: Actor) -> None:
             help="Fiscal quarters in reports count from this month",
         )
         if st.form_submit_button("Save settings", type="primary", icon=":material/save:"):
-            _done(
-                attempt(
-                    actor,
-                    lambda s, a: tenants.update_settings(
-                        s,
-                        a,
-                        WorkspaceSettingsUpdate(
-                            name=name,
-                            timezone=zone,
-                            currency=currency,
-                            fiscal_year_start_month=month,
-                            version=current.version,
-                        ),
+            attempt(
+                actor,
+                lambda s, a: tenants.update_settings(
+                    s,
+                    a,
+                    WorkspaceSettingsUpdate(
+                        name=name,
+                        timezone=zone,
+                        currency=currency,
+                        fiscal_year_start_month=month,
+                        version=current.version,
                     ),
-                    done="Settings saved",
-                    where=box,
-                )
+                ),
+                done="Settings saved",
+                where=box,
+                rerun=True,
             )
 
 

@@ -73,13 +73,14 @@ def attempt(
     done: str | None = None,
     where: Any = None,
     clear: tuple[str, ...] = (),
+    rerun: bool = False,
     **kwargs: Any,
 ) -> T | None:
     """A write: its own transaction; on success the caches are cleared and `done` is toasted; on a domain
     error, or a schema the form's values do not fit (build it inside `fn`), the message is shown (in `where`,
     e.g. a form's container) and None is returned, with nothing written and the form's values kept. `clear`
     names the widget keys to empty after a success (forms must not `clear_on_submit`, which loses a failed
-    submission's input)."""
+    submission's input). With `rerun`, a success starts the page again (showing the change and the toast)."""
     try:
         result = _run(actor, fn, args, kwargs)
     except DomainError as exc:
@@ -93,6 +94,8 @@ def attempt(
         st.session_state.pop(key, None)
     if done:
         remember_toast(done)
+    if rerun:
+        st.rerun()
     return result
 
 

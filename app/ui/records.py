@@ -498,13 +498,12 @@ def duplicate_pairs(kind: RecordKind, actor: Actor, *, limit: int = 20) -> None:
                 )
                 if st.button("Merge", key=pair_key, icon=":material/merge:"):
                     other = second if survivor.id == first.id else first
-                    merged = attempt(
+                    attempt(
                         actor,
                         lambda s, a, keep=survivor.id, gone=other.id: kind.merge(s, a, keep, gone),
                         done=f"Merged {other.name} into {survivor.name}",
+                        rerun=True,
                     )
-                    if merged is not None:
-                        st.rerun()
 
 
 # Timeline ----------------------------------------------------------------------------------------------
@@ -582,15 +581,14 @@ def add_note(actor: Actor, entity_type: str, record_id: UUID, key: str) -> None:
         body = st.text_area("Note", key=f"{key}_note_body", placeholder="What happened, what was agreed")
         pinned = st.checkbox("Pin to the top", key=f"{key}_note_pin")
         if st.form_submit_button("Add note", type="primary", icon=":material/note_add:"):
-            made = attempt(
+            attempt(
                 actor,
                 lambda s, a: notes.create(s, a, entity_type, record_id, NoteCreate(body=body, is_pinned=pinned)),
                 done="Note added",
                 where=box,
                 clear=(f"{key}_note_body", f"{key}_note_pin"),
+                rerun=True,
             )
-            if made is not None:
-                st.rerun()
 
 
 def log_activity(actor: Actor, links: Mapping[str, UUID | None], today: date, key: str) -> None:
@@ -619,7 +617,7 @@ def log_activity(actor: Actor, links: Mapping[str, UUID | None], today: date, ke
         at = cols[1].time_input("At", value=time(9, 0), key=f"{key}_act_time")
         body = st.text_area("Details", key=f"{key}_act_body")
         if st.form_submit_button("Log activity", type="primary", icon=":material/add_call:"):
-            made = attempt(
+            attempt(
                 actor,
                 lambda s, a: activities.create(
                     s,
@@ -638,9 +636,8 @@ def log_activity(actor: Actor, links: Mapping[str, UUID | None], today: date, ke
                 done=f"{kind.title()} logged",
                 where=box,
                 clear=(f"{key}_act_subject", f"{key}_act_outcome", f"{key}_act_minutes", f"{key}_act_body"),
+                rerun=True,
             )
-            if made is not None:
-                st.rerun()
 
 
 def record_tasks(actor: Actor, entity_type: str, record_id: UUID, today: date, key: str) -> None:
@@ -660,13 +657,12 @@ def record_tasks(actor: Actor, entity_type: str, record_id: UUID, today: date, k
         if actor.can("tasks", "update") and row[2].button(
             "Done", key=f"{key}_done_{task['id']}", icon=":material/check:"
         ):
-            done = attempt(
+            attempt(
                 actor,
                 lambda s, a, t=task: tasks.update(s, a, t["id"], TaskUpdate(status="done", version=t["version"])),
                 done=f"Completed: {task['title']}",
+                rerun=True,
             )
-            if done is not None:
-                st.rerun()
     task_form(
         actor,
         f"{key}_task",
@@ -699,7 +695,7 @@ def task_form(
         priority = cols[2].selectbox("Priority", ["low", "normal", "high", "urgent"], index=1, key=f"{key}_priority")
         if st.form_submit_button("Add task", type="primary", icon=":material/add_task:"):
             on = {f"{parent[0][:-1]}_id": parent[1]} if parent else {}
-            made = attempt(
+            attempt(
                 actor,
                 lambda s, a: tasks.create(
                     s,
@@ -714,9 +710,8 @@ def task_form(
                 done=f"Task added: {title}",
                 where=box,
                 clear=(f"{key}_title",),
+                rerun=True,
             )
-            if made is not None:
-                st.rerun()
 
 
 def deal_rows(actor: Actor, params: Mapping[str, Sequence[str]], everyone: Mapping[str, Person]) -> None:
