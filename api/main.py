@@ -31,6 +31,7 @@ from api.routers import (
     dashboards,
     deals,
     duplicates,
+    forecasts,
     health,
     imports,
     jobs,
@@ -126,6 +127,7 @@ def create_app() -> FastAPI:
         *(module.router for module in records),
         users.teams_router,
         *(reports.router, dashboards.router, reports.warehouse_router),
+        *(forecasts.router, forecasts.quotas_router),
     ):
         _include_flat(app, router, prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])
 

@@ -106,6 +106,10 @@ cli.add_typer(tenant_cli, name="tenant")
 cli.add_typer(user_cli, name="user")
 etl_cli = typer.Typer(no_args_is_help=True, help="The analytics warehouse (DuckDB, one per workspace).")
 cli.add_typer(etl_cli, name="etl")
+forecast_cli = typer.Typer(
+    no_args_is_help=True, help="Forecasts with back-tested accuracy (the engine in ai.forecasting)."
+)
+cli.add_typer(forecast_cli, name="forecast")
 app = cli  # the Typer application, for `typer.testing.CliRunner().invoke(app, [...])`
 
 
@@ -293,6 +297,119 @@ def etl_run(
                 f"{label}: {kind} load, version {result.version}, {result.rows_in:,} rows read,"
                 f" {result.rows_out:,} written in {result.seconds:.2f} s" + (f" ({tables})" if tables else "")
             )
+
+
+# forecast ----------------------------------------------------------------------------------------------
+
+
+@forecast_cli.command("csv")
+def forecast_csv(
+    input_path: Annotated[
+        Path, typer.Argument(metavar="INPUT.csv", help="Long-format CSV: one row per series and date.")
+    ],
+    horizon: Annotated[int, typer.Option("--horizon", help="Periods to forecast.")],
+    freq: Annotated[str, typer.Option("--freq", help="D, W, M or Q.")],
+    output: Annotated[Path, typer.Option("--output", help="Forecasts CSV to write.")],
+    backtest_output: Annotated[
+        Path | None, typer.Option("--backtest-output", help="Also write each candidate's back-test errors here.")
+    ] = None,
+    id_col: Annotated[str, typer.Option("--id-col", help="Series id column.")] = "unique_id",
+    ds_col: Annotated[str, typer.Option("--ds-col", help="Date column.")] = "ds",
+    y_col: Annotated[str, typer.Option("--y-col", help="Value column.")] = "y",
+) -> None:
+    """Forecast every series of a CSV, each with the model its own back-test chose; nothing is written on bad input."""
+    import polars as pl
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ai.forecasting import ForecastInputError, forecast
+
+    if not input_path.is_file():
+        raise CliError(f"no file {input_path}: check INPUT.csv")
+    try:
+        frame = pl.read_csv(input_path, infer_schema=False)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file, said in one line
+        raise CliError(f"cannot read {input_path} as CSV: {one_line(exc)}") from None
+    console = Console(stderr=True)
+    columns = (TextColumn("Forecasting series"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=console, disable=not console.is_terminal) as bar:
+            task = bar.add_task("forecast", total=None)
+            result = forecast(
+                frame,
+                horizon=horizon,
+                freq=freq,
+                id_col=id_col,
+                ds_col=ds_col,
+                y_col=y_col,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    except ForecastInputError as exc:
+        raise CliError(f"{input_path}: {exc}") from None
+    result.forecasts.write_csv(output)
+    if backtest_output is not None:
+        result.backtest.write_csv(backtest_output)
+    chosen = result.explanations["model"].value_counts(sort=True)
+    typer.echo(
+        f"Wrote {result.forecasts.height:,} rows for {result.explanations.height:,} series to {output}"
+        + (f" and the back-test to {backtest_output}" if backtest_output else "")
+        + f" in {result.seconds:.1f} s. Models chosen: "
+        + ", ".join(f"{model} {count}" for model, count in chosen.iter_rows())
+    )
+
+
+# scoring -----------------------------------------------------------------------------------------------
+
+scoring_cli = typer.Typer(no_args_is_help=True, help="Lead scoring (the engine in ai.scoring).")
+cli.add_typer(scoring_cli, name="scoring")
+
+
+@scoring_cli.command("evaluate")
+def scoring_evaluate(
+    input_path: Annotated[Path, typer.Argument(metavar="INPUT.csv", help="Leads CSV with an outcome column.")],
+    target: Annotated[str, typer.Option("--target", help="The outcome column.")],
+    positive: Annotated[
+        str | None, typer.Option("--positive", help="Value meaning converted [default: inferred].")
+    ] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Column to leave out (repeatable).")] = None,
+    test_size: Annotated[float, typer.Option("--test-size", help="Held-out share.")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+) -> None:
+    """Train on a stratified split of a lead CSV; print ROC AUC, Brier, calibration and the baseline's AUC."""
+    import polars as pl
+
+    from ai.scoring import ScoringInputError, stratified_split, train
+
+    if not input_path.is_file():
+        raise CliError(f"no file {input_path}: check INPUT.csv")
+    if not 0 < test_size < 1:
+        raise CliError("--test-size must be between 0 and 1, e.g. 0.2")
+    try:
+        frame = pl.read_csv(input_path, try_parse_dates=True, infer_schema_length=10_000)
+    except Exception as exc:  # noqa: BLE001 - any parse failure is the user's file, said in one line
+        raise CliError(f"cannot read {input_path} as CSV: {one_line(exc)}") from None
+    try:
+        fit, test = stratified_split(frame, target, positive, test_size=test_size, seed=seed)
+        model = train(fit, target, positive, exclude=exclude or [], seed=seed)
+        result = model.evaluate(test)
+    except ScoringInputError as exc:
+        raise CliError(f"{input_path}: {exc}") from None
+    m = model.metrics
+    typer.echo(f"Leads: {fit.height:,} trained, {test.height:,} held out; positive class {model.positive!r}")
+    typer.echo(f"Model: {m['choice']}")
+    typer.echo(f"ROC AUC: {result['roc_auc']:.3f}")
+    typer.echo(f"Brier score: {result['brier']:.4f}")
+    typer.echo(f"Baseline (Odoo-style naive Bayes) ROC AUC: {result['baseline_roc_auc']:.3f}")
+    typer.echo(
+        f"At p >= {result['threshold']:.2f}: precision {result['precision']:.3f}, recall {result['recall']:.3f},"
+        f" F1 {result['f1']:.3f}"
+    )
+    if m["dropped"]:
+        typer.echo("Dropped: " + "; ".join(f"{c} ({why})" for c, why in m["dropped"].items()))
+    typer.echo(f"Calibration (held out, error {result['calibration_error']:.3f}):")
+    typer.echo("  bin   leads  predicted  observed")
+    for row in result["calibration"].iter_rows(named=True):
+        typer.echo(f"  {row['bin']:>3}  {row['leads']:>6}  {row['predicted']:>9.3f}  {row['observed']:>8.3f}")
 
 
 # tenant / user -----------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     worker_stalled_seconds: float = Field(30.0, alias="CLIENTFORGE_WORKER_STALLED_AFTER")
     # Modules outside core/ whose job handlers and periodic tasks the worker loads (comma separated).
     job_modules: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["etl.tasks"], alias="CLIENTFORGE_JOB_MODULES"
+        default_factory=lambda: ["etl.tasks", "ai.forecasting.tasks"], alias="CLIENTFORGE_JOB_MODULES"
     )
 
     # The warehouse: a periodic load of every tenant, and one soon after a change (debounced: changes of the

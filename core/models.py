@@ -10,6 +10,7 @@ from core.custom_fields.models import CustomField, CustomFieldValue
 from core.db import Base
 from core.deals.models import Deal, DealStageHistory
 from core.events.models import Event
+from core.forecasts.models import ForecastBreakdown, MlModel, Quota, SalesForecast
 from core.imports.models import Import, ImportFile, ImportRow
 from core.jobs.models import Job
 from core.notes.models import Note
@@ -36,18 +37,22 @@ __all__ = [
     "Deal",
     "DealStageHistory",
     "Event",
+    "ForecastBreakdown",
     "IdempotencyKey",
     "Import",
     "ImportFile",
     "ImportRow",
     "Job",
+    "MlModel",
     "Note",
     "Report",
     "ReportSchedule",
     "Permission",
     "Pipeline",
+    "Quota",
     "Role",
     "RolePermission",
+    "SalesForecast",
     "Stage",
     "Task",
     "Team",

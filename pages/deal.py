@@ -20,11 +20,21 @@ from core.contacts import service as contacts
 from core.custom_fields import service as custom_fields
 from core.deals import service as deals
 from core.deals.schemas import DealPatch
+from core.forecasts import service as forecasts
+from core.forecasts.schemas import DealCategoryUpdate
 from core.notes import service as notes
 from core.notes.schemas import NoteCreate
 from core.tasks import service as tasks
 from core.tenants import calendar
 from core.users import service as users
+
+FORECAST_CATEGORIES = {  # "derived": none set (the forecast derives it from the history's odds)
+    "derived": "Derived from history",
+    "commit": "Commit",
+    "best_case": "Best case",
+    "pipeline": "Pipeline",
+    "omitted": "Omitted",
+}
 
 actor = ui.page("deal.py")
 raw_id = ui.record_id()
@@ -79,6 +89,28 @@ with facts[3]:
     closes = deal.actual_close_date if deal.is_closed else deal.expected_close_date
     passed = not deal.is_closed and closes is not None and closes < load(actor, calendar.today)
     st.markdown(f":red[{ui.when(closes)} · passed]" if passed else ui.when(closes))
+if not deal.is_closed and actor.can("forecasts", "read"):
+    # How the deal counts in the forecast: the owner's call, or derived from the history's odds when unset.
+    category = load(actor, lambda s, a: deals.get(s, a, deal.id).forecast_category) or "derived"
+    if actor.can("deals", "update"):
+        chosen = st.selectbox(
+            "Forecast category",
+            list(FORECAST_CATEGORIES),
+            index=list(FORECAST_CATEGORIES).index(category),
+            format_func=FORECAST_CATEGORIES.get,
+            key=f"deal_category_{deal.id}_{category}",  # a fresh widget once the category changed
+        )
+        if chosen != category:
+            attempt(
+                actor,
+                lambda s, a: forecasts.set_deal_category(
+                    s, a, deal.id, DealCategoryUpdate(category=None if chosen == "derived" else chosen)
+                ),
+                done=f"Forecast category: {FORECAST_CATEGORIES[chosen]}",
+                rerun=True,
+            )
+    else:
+        st.caption(f"Forecast category: {FORECAST_CATEGORIES[category]}")
 if deal.is_rotting:
     st.warning(f"Rotting: {deal.days_in_stage} days in {deal.stage_name}, longer than the stage allows.")
 if deal.is_closed and deal.is_won is False and deal.lost_reason:

@@ -1,5 +1,5 @@
 """The Admin page's tabs, one function each: users, teams, roles and permissions, pipelines and stages, custom
-fields, API keys, webhooks and the workspace's settings.
+fields, API keys, webhooks, the workspace's settings and sales quotas.
 
 Each tab is shown only to an actor holding one of its permissions (`TABS`); every write goes through the core
 service that checks the same permission again, so a tab is a convenience, not the lock. Reads are per tab
@@ -31,12 +31,16 @@ from core.custom_fields import service as custom_fields
 from core.custom_fields.schemas import CustomFieldCreate, CustomFieldRead, CustomFieldUpdate
 from core.db import reset_context, set_context, unit_of_work
 from core.errors import DomainError
+from core.forecasts import service as forecasts
+from core.forecasts.periods import period_of
+from core.forecasts.schemas import QuotaCreate, QuotaRead, QuotaUpdate
 from core.pipelines import service as pipelines
 from core.pipelines.schemas import ISO_4217, PipelineCreate, PipelineRead, PipelineUpdate, StageCreate, StageUpdate
 from core.rbac import service as rbac
 from core.rbac.catalog import RESOURCES, SYSTEM_ROLES
 from core.rbac.schemas import RoleCreate, RoleRead, RoleUpdate
 from core.tenants import service as tenants
+from core.tenants.calendar import today as calendar_today
 from core.tenants.schemas import WorkspaceSettingsUpdate
 from core.users import service as users
 from core.users.schemas import TeamCreate, TeamRead, TeamUpdate, UserCreate, UserRead, UserUpdate
@@ -1191,6 +1195,152 @@ def settings_tab(actor: Actor) -> None:
             )
 
 
+# Quotas --------------------------------------------------------------------------------------------------
+
+QUOTA_PERIODS = {"month": "Month", "quarter": "Quarter", "year": "Year"}
+
+
+def _quotas(session: Any, actor: Actor) -> dict[str, Any]:
+    rows, total = forecasts.list_quotas(session, actor, limit=500)
+    teams = [TeamRead.model_validate(t) for t in users.list_teams(session, actor)]
+    people, _ = users.list_users(session, actor, limit=1000, include_inactive=False)
+    if actor.scope != "all":  # a manager sets their own team's and its reps' quotas (the service checks it too)
+        teams = [t for t in teams if actor.team_id is not None and t.id == actor.team_id]
+        people = [u for u in people if u.id == actor.user_id or (actor.team_id and u.team_id == actor.team_id)]
+    today = calendar_today(session, actor)
+    fiscal = forecasts.fiscal_start_month(session, actor)
+    return {
+        "quotas": [QuotaRead.model_validate(q) for q in rows],
+        "total": total,
+        "teams": {str(t.id): t.name for t in teams},
+        "people": {str(u.id): f"{u.first_name} {u.last_name}" for u in people},
+        "currency": forecasts.tenant_currency(session, actor),
+        "starts": {kind: period_of(kind, today, fiscal).start for kind in QUOTA_PERIODS},
+    }
+
+
+def quotas_tab(actor: Actor) -> None:
+    data = fetch(actor, _quotas)
+    if data is None:
+        return
+    teams, people, currency = data["teams"], data["people"], data["currency"]
+
+    def subject(q: QuotaRead) -> str:
+        if q.user_id is not None:
+            return f"{people.get(str(q.user_id), 'Former user')} (rep)"
+        return f"{teams.get(str(q.team_id), 'Deleted team')} (team)"
+
+    quotas: list[QuotaRead] = data["quotas"]
+    st.caption(
+        f"Sales targets per rep and team, for a month, fiscal quarter or fiscal year, in {currency}. The forecast "
+        "page shows attainment and the gap to quota beside each forecast (the company's quota is its teams' sum)."
+    )
+    if quotas:
+        st.dataframe(
+            [
+                {
+                    "For": subject(q),
+                    "Period": QUOTA_PERIODS.get(q.period, q.period),
+                    "From": q.period_start,
+                    "To": q.period_end,
+                    "Amount": float(q.amount),
+                    "Currency": q.currency,
+                }
+                for q in quotas
+            ],
+            column_config={"Amount": st.column_config.NumberColumn("Amount", format="localized")},
+            hide_index=True,
+            key="adm_quota_table",
+        )
+        if data["total"] > len(quotas):
+            st.caption(f"The latest {len(quotas)} of {data['total']} quotas.")
+    else:
+        ui.empty("No quota yet: set the first one.")
+    subjects: dict[str, str] = {f"team:{k}": f"{v} (team)" for k, v in teams.items()} | {
+        f"user:{k}": f"{v} (rep)" for k, v in people.items()
+    }
+    left, right = st.columns(2)
+    with left:
+        st.subheader("Change a quota")
+        by_id = {str(q.id): q for q in quotas}
+        picked = st.selectbox(
+            "Quota",
+            list(by_id),
+            key="adm_quota_pick",
+            format_func=lambda v: f"{subject(by_id[v])} · {by_id[v].period} from {by_id[v].period_start}",
+            index=None,
+            placeholder="Choose a quota",
+        )
+        if picked is not None:
+            _quota_form(actor, by_id[picked], subject(by_id[picked]))
+    with right:
+        st.subheader("Set a quota")
+        box = st.container()
+        period = st.selectbox(
+            "Period", list(QUOTA_PERIODS), format_func=lambda k: QUOTA_PERIODS[k], index=1, key="adm_quota_period"
+        )
+        with st.form("adm_quota_new", clear_on_submit=False):
+            who = st.selectbox(
+                "For",
+                list(subjects),
+                format_func=lambda k: subjects[k],
+                index=None,
+                key="adm_quota_subject",
+                placeholder="A team or a rep",
+            )
+            start = st.date_input(
+                "First day of the period",
+                value=data["starts"][period],
+                key=f"adm_quota_start_{period}",
+                help="The first day of the month, fiscal quarter or fiscal year",
+            )
+            amount = st.number_input(
+                f"Amount ({currency})", min_value=None, value=None, step=1000.0, key="adm_quota_amount"
+            )
+            if st.form_submit_button("Set quota", type="primary", icon=":material/flag:"):
+                kind, _, ref = (who or "").partition(":")
+                attempt(
+                    actor,
+                    lambda s, a: forecasts.create_quota(
+                        s,
+                        a,
+                        QuotaCreate(
+                            user_id=_uuid(ref) if kind == "user" else None,
+                            team_id=_uuid(ref) if kind == "team" else None,
+                            period=period,
+                            period_start=start,
+                            amount=amount,
+                        ),
+                    ),
+                    done=f"Quota set for {subjects.get(who or '', 'the subject')}",
+                    where=box,
+                    clear=("adm_quota_subject", "adm_quota_amount"),
+                    rerun=True,
+                )
+
+
+def _quota_form(actor: Actor, quota: QuotaRead, label: str) -> None:
+    box = st.container()
+    suffix = f"{quota.id}_{quota.version}"
+    st.caption(f"{label} · {quota.period} {quota.period_start} to {quota.period_end}")
+    with st.form(f"adm_quota_edit_{suffix}", clear_on_submit=False):
+        amount = st.number_input(
+            f"Amount ({quota.currency})", value=float(quota.amount), step=1000.0, key=f"adm_quota_amount_{suffix}"
+        )
+        if st.form_submit_button("Save quota", icon=":material/save:"):
+            attempt(
+                actor,
+                lambda s, a: forecasts.update_quota(s, a, quota.id, QuotaUpdate(amount=amount, version=quota.version)),
+                done=f"Quota of {label} saved",
+                where=box,
+                rerun=True,
+            )
+    with st.popover("Delete quota", icon=":material/delete:"):
+        st.warning(f"Delete the {quota.period} quota of {label} from {quota.period_start}?")
+        if st.button("Delete quota", key=f"adm_quota_delete_{quota.id}", type="primary"):
+            attempt(actor, lambda s, a: forecasts.delete_quota(s, a, quota.id), done="Quota deleted", rerun=True)
+
+
 # The tabs ------------------------------------------------------------------------------------------------
 
 
@@ -1213,6 +1363,7 @@ TABS: tuple[Tab, ...] = (
     Tab("API keys", ("api_keys:manage",), api_keys_tab),
     Tab("Webhooks", ("webhooks:manage",), webhooks_tab),
     Tab("Workspace settings", ("settings:manage",), settings_tab),
+    Tab("Quotas", ("forecasts:manage",), quotas_tab),
 )
 
 

@@ -46,6 +46,10 @@ class Deal(IdMixin, TenantMixin, OwnedMixin, TagsMixin, TimestampMixin, SoftDele
         CheckConstraint("currency ~ '^[A-Z]{3}$'", name="ck_deals_currency"),
         CheckConstraint("is_won IS NULL OR is_closed", name="ck_deals_won_is_closed"),
         CheckConstraint("NOT is_closed OR actual_close_date IS NOT NULL", name="ck_deals_closed_has_date"),
+        CheckConstraint(
+            "forecast_category IS NULL OR forecast_category IN ('commit', 'best_case', 'pipeline', 'omitted')",
+            name="ck_deals_forecast_category",
+        ),
     )
 
     pipeline_id: Mapped[UUID] = mapped_column(ForeignKey("pipelines.id"), nullable=False)
@@ -68,6 +72,8 @@ class Deal(IdMixin, TenantMixin, OwnedMixin, TagsMixin, TimestampMixin, SoftDele
         DateTime(timezone=True), nullable=False, server_default=func.now()
     )
     search: Mapped[str] = search_vector(coalesced("name", "lead_source", "next_step"))
+    # Set by the owner for the forecast (commit, best_case, pipeline, omitted); NULL: derived (core/forecasts).
+    forecast_category: Mapped[str | None] = mapped_column(String(20))
 
 
 class DealStageHistory(IdMixin, TenantMixin, Base):

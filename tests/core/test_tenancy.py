@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -29,11 +29,15 @@ from core.models import (
     Deal,
     DealStageHistory,
     EtlRun,
+    ForecastBreakdown,
     IdempotencyKey,
+    MlModel,
     Note,
     Pipeline,
+    Quota,
     Report,
     ReportSchedule,
+    SalesForecast,
     Stage,
     Task,
     Webhook,
@@ -150,7 +154,23 @@ def _populate_records(world: TenantWorld) -> None:
             created_by=owner,
         )
         board = Dashboard(id=new_id(), tenant_id=t, name="Sales", created_by=owner)
-        session.add_all([account, contact, deal, field, webhook, upload, report, board])
+        model = MlModel(id=new_id(), tenant_id=t, model_type="revenue_forecast", version="1")
+        quarter = {"period_start_date": date(2026, 10, 1), "period_end_date": date(2026, 12, 31)}
+        forecast = SalesForecast(
+            id=new_id(),
+            tenant_id=t,
+            level="company",
+            forecast_period="quarter",
+            forecast_date=date(2026, 10, 1),
+            currency="USD",
+            forecasted_revenue=1000,
+            model_id=model.id,
+            **quarter,
+        )
+        quota = Quota(id=new_id(), tenant_id=t, user_id=owner, period="quarter", amount=5000, currency="USD", **quarter)
+        session.add_all([account, contact, deal, field, webhook, upload, report, board, model, quota])
+        session.flush()
+        session.add(forecast)
         session.flush()
         session.add_all(
             [
@@ -196,6 +216,14 @@ def _populate_records(world: TenantWorld) -> None:
                     next_run_at=datetime.now(UTC) + timedelta(days=1),
                 ),
                 EtlRun(id=new_id(), tenant_id=t, trigger="manual", full=True, started_at=datetime.now(UTC)),
+                ForecastBreakdown(
+                    id=new_id(),
+                    tenant_id=t,
+                    forecast_id=forecast.id,
+                    deal_id=deal.id,
+                    category="commit",
+                    category_source="owner",
+                ),
             ]
         )
 

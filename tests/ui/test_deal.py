@@ -210,3 +210,16 @@ def test_an_open_deal_whose_close_date_passed_says_so(tenant: TenantWorld) -> No
     assert "· passed" in shown(at)
     at = _open(at, on_time)
     assert "· passed" not in shown(at)
+
+
+def test_the_owner_sets_the_deals_forecast_category(tenant: TenantWorld, opened) -> None:
+    at, deal_id = opened
+    box = next(b for b in at.selectbox if b.label == "Forecast category")
+    assert box.value == "derived"  # until someone decides
+    box.select("commit").run()
+    assert not at.error, [e.value for e in at.error]
+    with unit_of_work(tenant.admin) as session:
+        assert deals.get(session, tenant.admin, deal_id).forecast_category == "commit"
+    next(b for b in at.selectbox if b.label == "Forecast category").select("derived").run()
+    with unit_of_work(tenant.admin) as session:
+        assert deals.get(session, tenant.admin, deal_id).forecast_category is None
