@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -85,3 +87,24 @@ def actor_of(workspace: demo.SeedResult, role: str) -> Actor:
     with unit_of_work(tenant_id=workspace.tenant_id) as session:
         user_id = session.scalar(select(User.id).where(User.email == demo_email(workspace, role)))
         return auth.load_actor(session, tenant_id=workspace.tenant_id, user_id=user_id)
+
+
+# The browser tests' server and browser (one per test module; tests/support/browser.py) ----------------------
+
+
+@pytest.fixture(scope="module")
+def ui_url() -> Iterator[str]:
+    """The workspace served by a real Streamlit server on a free port."""
+    from tests.support.browser import streamlit_server
+
+    with streamlit_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium driven by Playwright."""
+    from tests.support.browser import chromium
+
+    with chromium() as launched:
+        yield launched

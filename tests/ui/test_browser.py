@@ -18,23 +18,11 @@ from core.demo.service import SeedResult
 from core.pipelines import service as pipelines
 from etl import pipeline as etl
 from tests.factories import PASSWORD, TenantWorld
-from tests.support.browser import chromium, screenshot, settled, sign_in, streamlit_server
+from tests.support.browser import screenshot, settled, sign_in
 from tests.ui.conftest import demo_email
 
 pytestmark = pytest.mark.slow
 TIMEOUT = 30_000
-
-
-@pytest.fixture(scope="module")
-def ui_url() -> Iterator[str]:
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture

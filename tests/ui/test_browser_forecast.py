@@ -18,7 +18,7 @@ from core.forecasts import service as forecasts
 from core.forecasts.schemas import ForecastRunRequest
 from core.jobs import queue
 from tests.factories import PASSWORD
-from tests.support.browser import chromium, screenshot, settled, sign_in, streamlit_server
+from tests.support.browser import screenshot, settled, sign_in
 from tests.ui.conftest import actor_of, demo_email
 
 pytestmark = pytest.mark.slow
@@ -41,18 +41,6 @@ def forecasted(loaded: SeedResult) -> SeedResult:
         with ThreadPoolExecutor(1) as pool:
             assert pool.submit(queue.drain, 240).result() == 0
     return loaded
-
-
-@pytest.fixture(scope="module")
-def ui_url() -> Iterator[str]:
-    with streamlit_server() as url:
-        yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
