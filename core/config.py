@@ -88,7 +88,8 @@ class Settings(BaseSettings):
     worker_stalled_seconds: float = Field(30.0, alias="CLIENTFORGE_WORKER_STALLED_AFTER")
     # Modules outside core/ whose job handlers and periodic tasks the worker loads (comma separated).
     job_modules: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["etl.tasks", "ai.forecasting.tasks"], alias="CLIENTFORGE_JOB_MODULES"
+        default_factory=lambda: ["etl.tasks", "ai.forecasting.tasks", "ai.scoring.tasks"],
+        alias="CLIENTFORGE_JOB_MODULES",
     )
 
     # The warehouse: a periodic load of every tenant, and one soon after a change (debounced: changes of the
@@ -97,6 +98,9 @@ class Settings(BaseSettings):
     etl_interval_seconds: int = Field(300, alias="CLIENTFORGE_ETL_INTERVAL", ge=10)
     etl_debounce_seconds: int = Field(20, alias="CLIENTFORGE_ETL_DEBOUNCE", ge=0, le=50)
     etl_overlap_seconds: int = Field(900, alias="CLIENTFORGE_ETL_OVERLAP", ge=0)
+    # Lead scores follow changes: the leads touched since the last pass are rescored by one job per tenant and
+    # window (0: a job per batch of dispatched events, so a change shows in its lead's score within seconds).
+    scoring_debounce_seconds: int = Field(0, alias="CLIENTFORGE_SCORING_DEBOUNCE", ge=0, le=60)
     etl_run_retention_days: int = Field(30, alias="CLIENTFORGE_ETL_RUN_RETENTION_DAYS", ge=1)
 
     # Outgoing mail (scheduled reports). Unset host: nothing is sent and schedules record why.

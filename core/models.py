@@ -17,6 +17,7 @@ from core.notes.models import Note
 from core.pipelines.models import Pipeline, Stage
 from core.rbac.models import Permission, Role, RolePermission
 from core.records.models import IdempotencyKey
+from core.scoring.models import LeadScore, ScoringRule, ScoringSettings
 from core.tasks.models import Task
 from core.tenants.models import Tenant
 from core.users.models import Team, User
@@ -43,6 +44,7 @@ __all__ = [
     "ImportFile",
     "ImportRow",
     "Job",
+    "LeadScore",
     "MlModel",
     "Note",
     "Report",
@@ -53,6 +55,8 @@ __all__ = [
     "Role",
     "RolePermission",
     "SalesForecast",
+    "ScoringRule",
+    "ScoringSettings",
     "Stage",
     "Task",
     "Team",

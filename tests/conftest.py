@@ -69,13 +69,15 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _no_warehouse_loads_after_changes() -> Iterator[None]:
-    """A test that imports etl.tasks (for its job handlers) must not leave every later test's events queueing
-    warehouse loads that their `drain()` then waits for; the one test that wants them subscribes itself."""
+def _no_reactions_to_every_change() -> Iterator[None]:
+    """A test that imports etl.tasks or ai.scoring.tasks (for their job handlers) must not leave every later test's
+    events queueing warehouse loads and rescoring passes that their `drain()` then waits for; the tests that want
+    them subscribe themselves."""
     yield
     from core.events.service import unsubscribe
 
     unsubscribe("*", "etl.load")
+    unsubscribe("*", "scoring.changes")
 
 
 @pytest.fixture(autouse=True)

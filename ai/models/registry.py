@@ -168,7 +168,11 @@ def artifact_path(tenant_id: UUID, sha256: str) -> Path:
 
 def store_artifact(tenant_id: UUID, content: dict[str, Any] | list[Any]) -> str:
     """Write a JSON artefact by its content hash (the same content is written once) and return the hash."""
-    data = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode()
+    return store_bytes(tenant_id, json.dumps(content, sort_keys=True, separators=(",", ":"), default=str).encode())
+
+
+def store_bytes(tenant_id: UUID, data: bytes) -> str:
+    """Write an artefact's bytes (JSON text) by their SHA-256 and return the hash."""
     sha = hashlib.sha256(data).hexdigest()
     path = artifact_path(tenant_id, sha)
     if not path.exists():
@@ -179,9 +183,14 @@ def store_artifact(tenant_id: UUID, content: dict[str, Any] | list[Any]) -> str:
     return sha
 
 
-def load_artifact(tenant_id: UUID, sha256: str) -> Any:
-    """A stored JSON artefact, refused when its bytes no longer match their hash."""
+def load_bytes(tenant_id: UUID, sha256: str) -> bytes:
+    """A stored artefact's bytes, refused when they no longer match their hash."""
     data = artifact_path(tenant_id, sha256).read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
         raise ValueError(f"artefact {sha256} is corrupt: its content does not match its hash")
-    return json.loads(data)
+    return data
+
+
+def load_artifact(tenant_id: UUID, sha256: str) -> Any:
+    """A stored JSON artefact, refused when its bytes no longer match their hash."""
+    return json.loads(load_bytes(tenant_id, sha256))

@@ -259,6 +259,8 @@ class Tally:
     emails: dict[str, dict[str, float]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(float)))
     duplicates: list[dict[str, str]] = field(default_factory=list)
     open_deals_rotting: int = 0
+    # every decided lead: (contact id, the truth's conversion probability, converted) -> service.leads_path
+    leads: list[tuple[str, float, int]] = field(default_factory=list)
 
     def to_json(self, truth: Truth) -> dict[str, Any]:
         def rate(num: float, den: float) -> float | None:
@@ -734,6 +736,9 @@ class Generator:
         )
         activities = acts.batch(ids_rng, contacts, deals.ids)
         self._tally_leads(t0, decided, converted, p_conv, src, industry, dept, lead_activities[:n], acts)
+        self.tally.leads.extend(
+            (contacts.ids[i], round(float(p_conv[i]), 5), int(converted[i])) for i in np.flatnonzero(decided)
+        )
         batches = [
             table_batch("contacts", contact_rows),
             table_batch("deals", deals.rows),

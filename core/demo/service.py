@@ -18,6 +18,7 @@ demo users are kept with the new password (and signed out); any other workspace 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import logging
 import os
@@ -84,9 +85,24 @@ def truth_path(slug: str) -> Path:
     return get_settings().data_path / "demo" / f"{slug}.truth.json"
 
 
+def leads_path(slug: str) -> Path:
+    """Where the truth's conversion probability of each decided lead is kept (CSV: contact_id, probability,
+    converted), the yardstick of lead scoring."""
+    return get_settings().data_path / "demo" / f"{slug}.leads.csv"
+
+
 def read_truth(slug: str) -> dict[str, Any]:
     """The truth file of a seeded tenant (for tests, benchmarks and checks of analytics and models)."""
     return dict(json.loads(truth_path(slug).read_text()))
+
+
+def _write_leads(path: Path, leads: list[tuple[str, float, int]]) -> None:
+    staged = path.with_suffix(f".{os.getpid()}.tmp")
+    with staged.open("w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(("contact_id", "probability", "converted"))
+        writer.writerows(leads)
+    os.replace(staged, path)
 
 
 def seed(
@@ -154,6 +170,7 @@ def seed(
         realized = generator.realized()
         document = _truth_document(generator.truth, world, people, realized, slug)
         staged.write_text(json.dumps(document, indent=1))
+        _write_leads(leads_path(slug), generator.tally.leads)
         tenant = session.get(Tenant, tenant_id)
         assert tenant is not None
         tenant.settings = {
