@@ -1,5 +1,7 @@
 """SQL building blocks that every migration adding a tenant table uses: RLS, audit trigger, updated_at."""
 
+from collections.abc import Sequence
+
 from alembic import op
 
 # Secret columns are masked in the audit trail; derived ones are left out of it.
@@ -16,6 +18,44 @@ AUDIT_IGNORED_COLUMNS = (
     "failed_login_attempts",
     "locked_until",
 )
+
+
+def _array(values: Sequence[str]) -> str:
+    return "ARRAY[" + ", ".join(f"'{c}'" for c in values) + "]"
+
+
+def audit_update_function(ignored: Sequence[str]) -> str:
+    """`cf_audit_update()`: updates record only the columns that changed (old and new), name soft deletes and
+    restores, and write nothing when only `ignored` columns changed. The `OFFSET 0` fence keeps each row's JSON
+    computed once (flattened, the planner recomputed both rows' `to_jsonb` for every key: 2 ms a row)."""
+    secret = _array(AUDIT_SECRET_COLUMNS)
+    return f"""
+CREATE OR REPLACE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO audit_logs (id, tenant_id, user_id, api_key_id, entity_type, entity_id, action, old_values,
+                          new_values, ip_address, user_agent, request_id, via)
+  SELECT cf_uuid7(), cf_audit_row_tenant(TG_TABLE_NAME, d.nj), cf_setting_uuid('app.user_id'),
+         cf_setting_uuid('app.api_key_id'), TG_TABLE_NAME, cf_audit_entity(d.nj),
+         CASE WHEN d.oj->>'deleted_at' IS NULL AND d.nj->>'deleted_at' IS NOT NULL THEN 'delete'
+              WHEN d.oj->>'deleted_at' IS NOT NULL AND d.nj->>'deleted_at' IS NULL THEN 'restore'
+              ELSE 'update' END,
+         d.old_changed, d.new_changed, cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
+         cf_setting('app.request_id'), cf_setting('app.via')
+  FROM (
+    SELECT oj, nj,
+      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({secret}) THEN '"***"'::jsonb ELSE oj->k END)
+         FROM jsonb_object_keys(nj) k
+        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_array(ignored)})) AS old_changed,
+      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({secret}) THEN '"***"'::jsonb ELSE nj->k END)
+         FROM jsonb_object_keys(nj) k
+        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_array(ignored)})) AS new_changed
+    FROM (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj
+            FROM old_rows o JOIN new_rows n ON n.id = o.id OFFSET 0) pairs
+  ) d
+  WHERE d.new_changed IS NOT NULL;
+  RETURN NULL;
+END $$;
+"""
 
 
 def enable_tenant_rls(table: str, column: str = "tenant_id") -> None:

@@ -14,6 +14,7 @@ from migrations.helpers import (
     AUDIT_SECRET_COLUMNS,
     attach_audit,
     attach_updated_at,
+    audit_update_function,
     detach_audit,
     detach_updated_at,
     disable_tenant_rls,
@@ -29,7 +30,6 @@ TENANT_TABLES = ["teams", "users", "roles", "role_permissions", "api_keys", "aud
 AUDITED = ["tenants", "teams", "users", "roles", "api_keys"]
 WITH_UPDATED_AT = ["tenants", "teams", "users", "roles", "api_keys", "jobs"]
 
-_IGNORED = "ARRAY[" + ", ".join(f"'{c}'" for c in AUDIT_IGNORED_COLUMNS) + "]"
 _SECRET = "ARRAY[" + ", ".join(f"'{c}'" for c in AUDIT_SECRET_COLUMNS) + "]"
 # Secrets never enter the trail; derived columns (search vectors) are noise.
 _OMITTED = "ARRAY[" + ", ".join(f"'{c}'" for c in (*AUDIT_SECRET_COLUMNS, *AUDIT_DERIVED_COLUMNS)) + "]"
@@ -94,32 +94,7 @@ BEGIN
   RETURN NULL;
 END $$;
 
--- Updates record only the columns that changed (old and new), and name soft deletes and restores.
-CREATE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  INSERT INTO audit_logs (id, tenant_id, user_id, api_key_id, entity_type, entity_id, action, old_values,
-                          new_values, ip_address, user_agent, request_id, via)
-  SELECT cf_uuid7(), cf_audit_row_tenant(TG_TABLE_NAME, d.nj), cf_setting_uuid('app.user_id'),
-         cf_setting_uuid('app.api_key_id'), TG_TABLE_NAME, cf_audit_entity(d.nj),
-         CASE WHEN d.oj->>'deleted_at' IS NULL AND d.nj->>'deleted_at' IS NOT NULL THEN 'delete'
-              WHEN d.oj->>'deleted_at' IS NOT NULL AND d.nj->>'deleted_at' IS NULL THEN 'restore'
-              ELSE 'update' END,
-         d.old_changed, d.new_changed, cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
-         cf_setting('app.request_id'), cf_setting('app.via')
-  FROM (
-    SELECT oj, nj,
-      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({_SECRET}) THEN '"***"'::jsonb ELSE oj->k END)
-         FROM jsonb_object_keys(nj) k
-        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_IGNORED})) AS old_changed,
-      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({_SECRET}) THEN '"***"'::jsonb ELSE nj->k END)
-         FROM jsonb_object_keys(nj) k
-        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_IGNORED})) AS new_changed
-    FROM (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj
-            FROM old_rows o JOIN new_rows n ON n.id = o.id) pairs
-  ) d
-  WHERE d.new_changed IS NOT NULL;
-  RETURN NULL;
-END $$;
+{audit_update_function(AUDIT_IGNORED_COLUMNS)}
 
 -- Pre-authentication lookups. The app role cannot read across tenants; these definer functions answer
 -- exactly one narrow question each and are owned by the migration role.

@@ -5,7 +5,9 @@ Revises: 0012
 Create Date: 2026-11-26
 
 `lead_scores` is derived data the worker rewrites at any time (not audited); `scoring_rules` and
-`scoring_settings` are people's work: audited, versioned, with updated_at.
+`scoring_settings` are people's work: audited, versioned, with updated_at. `contacts.lead_score` becomes derived
+too (the worker writes it with every rescoring; `lead_scores` is its history), so the audit of updates ignores it;
+the audit function is also fenced so that a bulk update costs microseconds a row, not milliseconds.
 """
 
 from collections.abc import Sequence
@@ -15,8 +17,10 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from migrations.helpers import (
+    AUDIT_IGNORED_COLUMNS,
     attach_audit,
     attach_updated_at,
+    audit_update_function,
     detach_audit,
     detach_updated_at,
     disable_tenant_rls,
@@ -122,9 +126,11 @@ def upgrade() -> None:
     for table in AUDITED:
         attach_audit(table)
         attach_updated_at(table)
+    op.execute(audit_update_function((*AUDIT_IGNORED_COLUMNS, "lead_score")))
 
 
 def downgrade() -> None:
+    op.execute(audit_update_function(AUDIT_IGNORED_COLUMNS))
     for table in AUDITED:
         detach_updated_at(table)
         detach_audit(table)
