@@ -39,6 +39,7 @@ from api.routers import (
     pipelines,
     reports,
     roles,
+    scoring,
     search,
     tasks,
     users,
@@ -128,6 +129,7 @@ def create_app() -> FastAPI:
         users.teams_router,
         *(reports.router, dashboards.router, reports.warehouse_router),
         *(forecasts.router, forecasts.quotas_router),
+        *(scoring.router, scoring.contacts_router),
     ):
         _include_flat(app, router, prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])
 

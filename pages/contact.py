@@ -8,6 +8,7 @@ from uuid import UUID
 import streamlit as st
 
 from app.ui import records as rec
+from app.ui import scoring as scores
 from app.ui import widgets as ui
 from app.ui.calls import attempt, find, load
 from core.accounts import service as accounts
@@ -42,7 +43,6 @@ EDIT_FIELDS = (
     "source",
     "status",
     "stage",
-    "score",
     "city",
     "country",
     "tags",
@@ -74,8 +74,9 @@ if converted:
 tiles = st.columns(4)
 tiles[0].metric("Lead status", label(contact.lead_status))
 tiles[1].metric("Lifecycle stage", label(contact.lifecycle_stage))
-tiles[2].metric("Lead score", contact.lead_score)
+tiles[2].metric("Lead score", contact.lead_score, help=f"{scores.temperature(contact.lead_score)[0]}; see why below")
 tiles[3].metric("Last contacted", ui.when(contact.last_contacted_at)[:10])
+scores.score_panel(actor, contact_id)
 
 timeline_tab, details_tab, deals_tab, tasks_tab = st.tabs(["Timeline", "Details", "Deals", "Tasks"])
 
@@ -153,11 +154,8 @@ with details_tab:
                 format_func=label,
                 key=f"{form}_stage",
             )
-            score = cols[1].number_input(
-                "Lead score", min_value=0, max_value=100, value=contact.lead_score, step=1, key=f"{form}_score"
-            )
-            city = cols[0].text_input("City", value=contact.address_city or "", key=f"{form}_city")
-            country = cols[1].text_input("Country", value=contact.address_country or "", key=f"{form}_country")
+            city = cols[1].text_input("City", value=contact.address_city or "", key=f"{form}_city")
+            country = cols[0].text_input("Country", value=contact.address_country or "", key=f"{form}_country")
             owner = rec.owner_input("Owner", owners, contact.owner_id, key=f"{form}_owner")
             tags = st.multiselect(
                 "Tags",
@@ -186,7 +184,6 @@ with details_tab:
                             lead_source=source.strip() or None,
                             lead_status=status,
                             lifecycle_stage=stage,
-                            lead_score=int(score),
                             address_city=city.strip() or None,
                             address_country=country.strip() or None,
                             owner_id=UUID(owner.id) if owner else contact.owner_id,

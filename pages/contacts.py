@@ -52,16 +52,26 @@ if view == "All contacts":
             format_func=lambda i: everyone[i].name,
             key="contacts_owner",
         )
-    row = st.columns(3)
+    row = st.columns([2, 2, 2, 1])
     statuses = row[0].multiselect("Lead status", list(LEAD_STATUSES), format_func=label, key="contacts_status")
     stages = row[1].multiselect("Lifecycle stage", list(LIFECYCLE_STAGES), format_func=label, key="contacts_stage")
     tags = row[2].multiselect("Tags (any of)", tag_options, key="contacts_tags")
+    min_score = row[3].number_input(
+        "Score from",
+        min_value=0,
+        max_value=100,
+        value=None,
+        step=5,
+        key="contacts_min_score",
+        help="Only contacts whose lead score is at least this",
+    )
     filters = {
         "search": [search.strip()] if search.strip() else [],
         "ownerId": [",".join(owner_ids)] if owner_ids else [],
         "leadStatus": [",".join(statuses)] if statuses else [],
         "lifecycleStage": [",".join(stages)] if stages else [],
         "tags": [",".join(tags)] if tags else [],
+        "leadScore[gte]": [str(int(min_score))] if min_score is not None else [],
         "sort": [SORTS[sort]],
     }
     state = rec.list_state(KIND, filters)

@@ -1,11 +1,12 @@
-"""My day: what needs the rep today (tasks due and overdue, deals closing this month, rotting deals, recent
-activity) and quick adds for a contact, a task or a note."""
+"""My day: what needs the rep today (tasks due and overdue, deals closing this month, rotting deals, their hottest
+leads, recent activity) and quick adds for a contact, a task or a note."""
 
 from datetime import time, timedelta
 
 import streamlit as st
 
 from app.ui import records as rec
+from app.ui import scoring as scores
 from app.ui import widgets as ui
 from app.ui.calls import attempt, load
 from core.activities import service as activities
@@ -101,6 +102,8 @@ with left:
         ui.detail_link(
             "deal", deal["id"], f"{deal['name']} · {deal['daysInStage']} days in {deal['stageName']} · :red[rotting]"
         )
+
+    scores.hottest_section(actor)
 
 with right:
     st.subheader("Quick add")

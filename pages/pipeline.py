@@ -41,6 +41,8 @@ actor = ui.page("pipeline.py", "Open deals by stage, with totals over every deal
 seen_before: dict[str, int] = st.session_state.get(SEEN, {})
 can_move = actor.can("deals", "update")
 owner_on_cards = actor.scope != "own"  # a rep's board holds only their own deals: no name repeated on each card
+may_score = actor.can("scores", "read")
+ORDERS = {"amount": "Largest first", "age": "Longest in stage first", "score": "Hottest lead first"}
 
 found = load(actor, pipelines.list_pipelines)
 if not found:
@@ -69,14 +71,27 @@ with st.expander("Filters", icon=":material/filter_list:"):
     close_range = columns[2].date_input("Expected close between", value=(), key="pl_close")
     order = columns[3].segmented_control(
         "Cards",
-        ["amount", "age"],
+        [o for o in ORDERS if may_score or o != "score"],
         default="amount",
-        format_func={"amount": "Largest first", "age": "Longest in stage first"}.__getitem__,
+        format_func=ORDERS.__getitem__,
         key="pl_order",
     )
-    low, high = st.columns(2)
+    low, high, hot = st.columns(3)
     amount_min = low.number_input("Amount from", min_value=0.0, value=None, step=1000.0, key="pl_amount_min")
     amount_max = high.number_input("Amount up to", min_value=0.0, value=None, step=1000.0, key="pl_amount_max")
+    min_score = (
+        hot.number_input(
+            "Lead score from",
+            min_value=0,
+            max_value=100,
+            value=None,
+            step=5,
+            key="pl_min_score",
+            help="Only deals whose contact's lead score is at least this",
+        )
+        if may_score
+        else None
+    )
 
 close_from: date | None = close_range[0] if len(close_range) > 0 else None
 close_to: date | None = close_range[1] if len(close_range) > 1 else close_from
@@ -87,6 +102,7 @@ filters = boards.BoardFilters(
     close_to=close_to,
     amount_min=None if amount_min is None else Decimal(str(amount_min)),
     amount_max=None if amount_max is None else Decimal(str(amount_max)),
+    min_score=None if min_score is None else int(min_score),
 )
 board = load(
     actor, boards.pipeline_board, pipeline_id, filters, cards_per_stage=CARDS_PER_STAGE, order=order or "amount"
@@ -174,6 +190,7 @@ else:
                 "Stage": [r.stage_name for r in rows],
                 "Amount": [float(r.amount) if r.amount is not None else None for r in rows],
                 "Weighted": [float(r.weighted_amount) if r.weighted_amount is not None else None for r in rows],
+                "Lead score": [r.lead_score for r in rows],
                 "Owner": [r.owner_name for r in rows],
                 "Close date": [r.expected_close_date for r in rows],
                 "Days in stage": [r.days_in_stage for r in rows],
@@ -191,6 +208,7 @@ else:
                 "Amount": st.column_config.NumberColumn(f"Amount ({board.currency})", format="localized"),
                 "Weighted": st.column_config.NumberColumn(f"Weighted ({board.currency})", format="localized"),
                 "Rotting": st.column_config.CheckboxColumn(),
+                "Lead score": st.column_config.NumberColumn(help="The lead score of the deal's contact"),
             },
         )
         selected = picked.selection.rows if picked is not None else []

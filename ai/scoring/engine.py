@@ -120,6 +120,8 @@ def _baseline_raw(payload: dict[str, Any], fs: F.FeatureSet, x: np.ndarray) -> n
 
 
 def _logistic_design(payload: dict[str, Any], fs: F.FeatureSet, x: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """One-hot categories; numbers median-imputed and standardised, plus a missing indicator and (when the payload
+    says `deciles`) one indicator per training decile bin, so a field's effect can bend (a piecewise-linear term)."""
     cols, owner = [], []
     for j, feat in enumerate(fs.features):
         if feat.kind in ("category", "boolean"):
@@ -131,22 +133,27 @@ def _logistic_design(payload: dict[str, Any], fs: F.FeatureSet, x: np.ndarray) -
             v = x[:, j]
             nan = np.isnan(v)
             mean, scale = payload["scale"][str(j)]
-            cols.append((np.where(nan, feat.median, v) - mean) / scale)
+            filled = np.where(nan, feat.median, v)
+            cols.append((filled - mean) / scale)
             owner.append(j)
             if payload["missing"][str(j)]:
                 cols.append(nan.astype(np.float64))
                 owner.append(j)
+            if payload.get("deciles") and feat.bins:
+                level = np.searchsorted(np.asarray(feat.bins), filled, side="right")
+                for b in range(len(feat.bins) + 1):
+                    cols.append((level == b).astype(np.float64))
+                    owner.append(j)
     return np.column_stack(cols), owner
 
 
 def _fit_logistic(fs: F.FeatureSet, x: np.ndarray, y: np.ndarray, seed: int, c: float = 0.1) -> dict[str, Any]:
     from sklearn.linear_model import LogisticRegression
 
-    payload: dict[str, Any] = {"scale": {}, "missing": {}}
+    payload: dict[str, Any] = {"scale": {}, "missing": {}, "deciles": True}
     for j, feat in enumerate(fs.features):
         if feat.kind not in ("category", "boolean"):
             v = np.where(np.isnan(x[:, j]), feat.median, x[:, j])
-            # signed log for heavy-tailed numbers keeps single outliers from dominating the linear term
             payload["scale"][str(j)] = [float(v.mean()), float(v.std() or 1.0)]
             payload["missing"][str(j)] = bool(np.isnan(x[:, j]).any())
     design, owner = _logistic_design(payload, fs, x)
@@ -176,6 +183,9 @@ LGB_BASE = {
     "deterministic": True,
     "force_row_wise": True,
 }
+# measured on three resampled validation splits of Bank Marketing's training part: num_leaves 31 0.807, 15 0.805,
+# 7 0.802; min_data_in_leaf 100–200, feature_fraction 0.5, lambda_l2 10, learning rate 0.01, max_depth 5, 63 leaves,
+# cat_smooth 50 and path_smooth all landed within 0.0025 of 31 leaves (docs/scoring.md): no wider search is kept
 LGB_GRID = [{"num_leaves": 15}, {"num_leaves": 31}, {"num_leaves": 7, "min_data_in_leaf": 20}]
 
 
@@ -231,21 +241,90 @@ def _refit_lightgbm(
 
 
 _BOOSTERS: dict[str, Any] = {}
+_PATHS: dict[str, tuple[float, np.ndarray, np.ndarray]] = {}
+METHODS = ("treeshap", "path")
+
+
+def _key(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(payload["model"].encode()).hexdigest()
 
 
 def _booster(payload: dict[str, Any]) -> Any:
     import lightgbm as lgb
 
-    key = hashlib.sha256(payload["model"].encode()).hexdigest()
+    key = _key(payload)
     if key not in _BOOSTERS:
         _BOOSTERS[key] = lgb.Booster(model_str=payload["model"])
     return _BOOSTERS[key]
 
 
+def _path_tables(payload: dict[str, Any], features: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """Per leaf of every tree, the contributions of the path from the root to that leaf (Saabas' attribution).
+
+    A node's expected value is the count-weighted mean of its leaves' values (TreeSHAP's expectation); each split
+    on the path credits its feature with the change in expected value from the node to the child taken. A leaf's
+    contributions therefore add up to (leaf value − the tree's expected value), exactly. Returns the summed expected
+    value, the (all leaves × features) table and each tree's first row in it.
+    """
+    key = _key(payload)
+    if key in _PATHS:
+        return _PATHS[key]
+    trees = _booster(payload).dump_model()["tree_info"]
+    rows: list[np.ndarray] = []
+    offsets = np.zeros(len(trees), dtype=np.int64)
+    base = 0.0
+
+    def expected(node: dict[str, Any]) -> tuple[float, float]:
+        if "leaf_value" in node:
+            return float(node["leaf_value"]), float(node.get("leaf_count", 1) or 0)
+        left, n_left = expected(node["left_child"])
+        right, n_right = expected(node["right_child"])
+        total = n_left + n_right
+        mean = (left * n_left + right * n_right) / total if total else (left + right) / 2
+        node["_expected"] = mean
+        left_node, right_node = node["left_child"], node["right_child"]
+        left_node["_expected"], right_node["_expected"] = left, right
+        return mean, total
+
+    for t, tree in enumerate(trees):
+        root = tree["tree_structure"]
+        leaves = int(tree["num_leaves"])
+        table = np.zeros((leaves, features))
+        root_value, _ = expected(root)
+        base += root_value
+        stack: list[tuple[dict[str, Any], np.ndarray]] = [(root, np.zeros(features))]
+        while stack:
+            node, acc = stack.pop()
+            if "leaf_value" in node:
+                table[int(node.get("leaf_index", 0))] = acc
+                continue
+            for child in (node["left_child"], node["right_child"]):
+                step = acc.copy()
+                step[int(node["split_feature"])] += child["_expected"] - node["_expected"]
+                stack.append((child, step))
+        offsets[t] = sum(len(r) for r in rows)
+        rows.append(table)
+    out = (base, np.concatenate(rows) if rows else np.zeros((0, features)), offsets)
+    _PATHS[key] = out
+    return out
+
+
 def _contributions(
-    kind: str, payload: dict[str, Any], fs: F.FeatureSet, x: np.ndarray, threads: int = 1
+    kind: str,
+    payload: dict[str, Any],
+    fs: F.FeatureSet,
+    x: np.ndarray,
+    threads: int = 1,
+    method: str = "treeshap",
 ) -> tuple[float, np.ndarray]:
-    """Base log-odds (the average lead) and each feature's additive contribution, rows × features."""
+    """Base log-odds (the average lead) and each feature's additive contribution, rows × features.
+
+    For LightGBM, `method` "treeshap" is exact TreeSHAP (`pred_contrib`); "path" is Saabas' path attribution (the
+    changes in expected value along each tree's decision path), ~80× faster on Bank Marketing and adding up exactly
+    as well. Linear models' contributions are exact either way.
+    """
+    if method not in METHODS:
+        raise ScoringInputError(f"Unknown contributions method {method!r}: use one of {', '.join(METHODS)}.")
     if kind == "baseline":
         centre = np.asarray(payload["centre"])
         return payload["prior"] + float(centre.sum()), _baseline_raw(payload, fs, x) - centre
@@ -256,13 +335,25 @@ def _contributions(
         out = np.zeros((x.shape[0], len(fs.features)))
         np.add.at(out.T, np.asarray(owner), parts.T)
         return payload["intercept"] + float(centre @ coef), out
-    contrib = _booster(payload).predict(x, pred_contrib=True, num_threads=threads)
+    booster = _booster(payload)
+    if x.shape[0] == 0:  # LightGBM cannot predict on no rows
+        return 0.0, np.zeros((0, x.shape[1]))
+    if method == "path":
+        base, table, offsets = _path_tables(payload, x.shape[1])
+        leaves = booster.predict(x, pred_leaf=True, num_threads=threads).reshape(x.shape[0], -1)
+        out = np.zeros((x.shape[0], x.shape[1]))
+        for t in range(leaves.shape[1]):
+            out += table[offsets[t] + leaves[:, t]]
+        return base, out
+    contrib = booster.predict(x, pred_contrib=True, num_threads=threads)
     # TreeSHAP's expected value is per row identical; take the first
-    return float(contrib[0, -1]) if len(contrib) else 0.0, contrib[:, :-1]
+    return float(contrib[0, -1]), contrib[:, :-1]
 
 
 def _raw(kind: str, payload: dict[str, Any], fs: F.FeatureSet, x: np.ndarray, threads: int = 1) -> np.ndarray:
     if kind == "lightgbm":
+        if x.shape[0] == 0:
+            return np.zeros(0)
         return _booster(payload).predict(x, raw_score=True, num_threads=threads)
     base, parts = _contributions(kind, payload, fs, x)
     return base + parts.sum(axis=1)
@@ -347,13 +438,21 @@ class ScoringModel:
         return _sigmoid(self._a * _raw(self.kind, self._payload, self.features, x, self.threads) + self._b)
 
     def score(
-        self, frame: pl.DataFrame, *, as_of: date | None = None, top: int = 3, reasons: bool = True
+        self,
+        frame: pl.DataFrame,
+        *,
+        as_of: date | None = None,
+        top: int = 3,
+        reasons: bool = True,
+        contributions: str = "treeshap",
     ) -> pl.DataFrame:
         """One row per input row, same order: score (0–100), probability, confidence, factors, factor_details.
 
         `factors` lists up to `top` positive then up to `top` negative reasons in plain words with signed score points
         relative to the average lead ("Lead source is Webinar: +12"). Dates are aged against `as_of` (default: the
-        training reference date).
+        training reference date). `contributions` chooses how a LightGBM model's log-odds are split over the fields:
+        "treeshap" (exact Shapley values, the default) or "path" (Saabas' path attribution, for bulk rescoring: about
+        80× the throughput on Bank Marketing); both add up exactly (docs/scoring.md, "Reasons").
         """
         x = self.features.matrix(frame, as_of)
         confidence = self._confidence(x)
@@ -362,7 +461,7 @@ class ScoringModel:
             return pl.DataFrame(
                 {"score": np.rint(100 * p).astype(np.int64), "probability": p, "confidence": np.round(confidence, 3)}
             )
-        base, parts = _contributions(self.kind, self._payload, self.features, x, self.threads)
+        base, parts = _contributions(self.kind, self._payload, self.features, x, self.threads, contributions)
         z = base + parts.sum(axis=1)
         p = _sigmoid(self._a * z + self._b)
         p0 = float(_sigmoid(np.array([self._a * base + self._b]))[0])
@@ -374,54 +473,65 @@ class ScoringModel:
             100 * self._a * p * (1 - p),
         )
         points = parts * slope[:, None]
-        rounded = np.rint(points).astype(np.int64).tolist()
-        order = np.argsort(-points, axis=1, kind="stable").tolist()
-        exact = points.tolist()
-        names = [f.name for f in self.features.features]
-        # category wording computed once per level, numbers per value
-        words_by_level = [
-            [self.features.describe(j, float(c)) for c in range(len(f.categories))] if f.categories else None
-            for j, f in enumerate(self.features.features)
-        ]
-        # flat columns, then one list per row (building nested Python lists row by row is slow in Polars)
-        rows: list[int] = []
-        feature: list[str] = []
-        text: list[str] = []
-        said: list[str] = []
-        pts: list[float] = []
-        for i in range(x.shape[0]):
-            r, o = rounded[i], order[i]
-            chosen = [j for j in o if r[j] > 0][:top] + [j for j in reversed(o) if r[j] < 0][:top]
-            for j in chosen:
-                levels = words_by_level[j]
-                words = levels[int(x[i, j])] if levels else self.features.describe(j, float(x[i, j]))
-                rows.append(i)
-                feature.append(names[j])
-                text.append(words)
-                said.append(f"{words}: {'+' if r[j] > 0 else MINUS}{abs(r[j])}")
-                pts.append(exact[i][j])
+        factors, details = self._reasons(x, points, top)
+        return pl.DataFrame(
+            [
+                pl.Series("score", np.rint(100 * p).astype(np.int64)),
+                pl.Series("probability", p),
+                pl.Series("confidence", np.round(confidence, 3)),
+                factors,
+                details,
+            ]
+        )
+
+    def _reasons(self, x: np.ndarray, points: np.ndarray, top: int) -> tuple[pl.Series, pl.Series]:
+        """The `factors` and `factor_details` list columns, built from flat arrays and offsets (no per-row Python).
+
+        Per row: the features ordered by points (stable: ties by feature order); the first `top` whose rounded points
+        are positive, then the first `top` from the other end whose rounded points are negative.
+        """
+        import pyarrow as pa
+
+        n, m = points.shape
+        rounded = np.rint(points).astype(np.int64)
+        order = np.argsort(-points, axis=1, kind="stable")
+        ordered = np.take_along_axis(rounded, order, axis=1)
+        up = ordered > 0
+        up &= np.cumsum(up, axis=1) <= top
+        down = ordered[:, ::-1] < 0
+        down &= np.cumsum(down, axis=1) <= top
+        pick = np.concatenate([order, order[:, ::-1]], axis=1)
+        keep = np.concatenate([up, down], axis=1)
+        rows = np.repeat(np.arange(n), 2 * m)[keep.ravel()]
+        cols = pick.ravel()[keep.ravel()]
+        offsets = np.zeros(n + 1, dtype=np.int32)
+        np.cumsum(keep.sum(axis=1), out=offsets[1:])
+        exact = points[rows, cols]
+        whole = rounded[rows, cols]
+        # wording: per level for categories (computed once), per distinct value for numbers and dates
+        text = np.empty(len(rows), dtype=object)
+        for j in np.unique(cols):
+            at = np.flatnonzero(cols == j)
+            values = x[rows[at], j]
+            text[at] = self.features.describe_many(int(j), values)
+        names = np.asarray([f.name for f in self.features.features], dtype=object)[cols]
+        sign = np.where(whole > 0, "+", MINUS)
         flat = pl.DataFrame(
-            {"row": rows, "feature": feature, "text": text, "said": said, "points": pts},
-            schema={"row": pl.Int64, "feature": pl.String, "text": pl.String, "said": pl.String, "points": pl.Float64},
-        )
-        grouped = flat.group_by("row", maintain_order=True).agg(
-            pl.col("said").alias("factors"), pl.struct("feature", "text", "points").alias("factor_details")
-        )
-        out = pl.DataFrame(
             {
-                "row": np.arange(x.shape[0], dtype=np.int64),
-                "score": np.rint(100 * p).astype(np.int64),
-                "probability": p,
-                "confidence": np.round(confidence, 3),
+                "feature": pl.Series(names.tolist(), dtype=pl.String),
+                "text": pl.Series(text.tolist(), dtype=pl.String),
+                "points": exact,
+                "sign": sign,
+                "abs": np.abs(whole),
             }
+        ).with_columns(said=pl.concat_str(pl.col("text"), pl.lit(": "), pl.col("sign"), pl.col("abs").cast(pl.String)))
+        offsets_arrow = pa.array(offsets, type=pa.int32())
+        factors = pl.Series(
+            "factors", pa.ListArray.from_arrays(offsets_arrow, flat["said"].to_arrow()), dtype=pl.List(pl.String)
         )
-        out = out.join(grouped, on="row", how="left", maintain_order="left")
-        return out.drop("row").with_columns(
-            pl.col("factors").fill_null(pl.lit([], dtype=pl.List(pl.String))),
-            pl.col("factor_details").fill_null(
-                pl.lit([], dtype=pl.List(pl.Struct({"feature": pl.String, "text": pl.String, "points": pl.Float64})))
-            ),
-        )
+        details_struct = flat.select(pl.struct("feature", "text", "points").alias("d"))["d"].to_arrow()
+        details = pl.Series("factor_details", pa.ListArray.from_arrays(offsets_arrow, details_struct))
+        return factors, details
 
     def _confidence(self, x: np.ndarray) -> np.ndarray:
         weights = np.asarray([w for _, w in self._state["importance_by_index"]])
@@ -598,11 +708,14 @@ def train(
     a, b = _platt(zv, yv)
     pv = _cross_fitted(zv, yv, seed)
     table = calibration_table(yv, pv)
-    if chosen == "lightgbm" and refit:
+    if chosen in ("lightgbm", "logistic") and refit:
         # the validated settings, retrained on every outcome (the latest included); the calibration found on the
         # validation split carries over, and the reported metrics stay those of the validated fit
         with threadpool_limits(threads):
-            fitted[chosen] = _refit_lightgbm(fitted[chosen], fs, x, y, len(fit_idx), seed, threads)
+            if chosen == "lightgbm":
+                fitted[chosen] = _refit_lightgbm(fitted[chosen], fs, x, y, len(fit_idx), seed, threads)
+            else:
+                fitted[chosen] = _fit_logistic(fs, x, y, seed, fitted[chosen]["C"])
     _, parts = _contributions(chosen, fitted[chosen], fs, xv, threads)
     magnitude = np.abs(parts).mean(axis=0)
     share = magnitude / max(float(magnitude.sum()), 1e-12)

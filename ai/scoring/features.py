@@ -105,6 +105,18 @@ class FeatureSet:
             return f"{feat.label} {days} day{'s' if days != 1 else ''} ago"
         return f"{feat.label} is {_number(value)}"
 
+    def describe_many(self, j: int, values: np.ndarray) -> list[str]:
+        """`describe` for many encoded values of feature j: each distinct value is worded once."""
+        feat = self.features[j]
+        if feat.kind in ("category", "boolean"):
+            words = [self.describe(j, float(c)) for c in range(len(feat.categories))]
+            codes = np.asarray(values, dtype=np.float64)
+            codes = np.where(np.isnan(codes) | (codes < 0) | (codes >= len(words)), 1, codes).astype(np.int64)
+            return [words[c] for c in codes.tolist()]
+        distinct, inverse = np.unique(np.asarray(values, dtype=np.float64), return_inverse=True)
+        words = [self.describe(j, float(v)) for v in distinct.tolist()]
+        return [words[i] for i in inverse.ravel().tolist()]
+
 
 def _number(value: float) -> str:
     if float(value).is_integer():

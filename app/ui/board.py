@@ -27,9 +27,12 @@ CONFLICT = (
 
 
 def card_label(card: BoardCard, *, owner: bool = True) -> str:
-    """The text a card shows, most telling first (a narrow card may clip its end): name, amount, age in stage
-    with the rotting flag, account, owner (left out on a board of one's own deals)."""
+    """The text a card shows, most telling first (a narrow card may clip its end): name, amount, the lead score
+    of the deal's contact (when there is one to show), age in stage with the rotting flag, account, owner (left
+    out on a board of one's own deals)."""
     parts = [card.name, money(card.amount, card.currency)]
+    if card.lead_score is not None:
+        parts.append(f"score {card.lead_score}")
     parts.append(f"{card.days_in_stage}d in stage" + (" ⚠ rotting" if card.is_rotting else ""))
     if card.account_name and not card.name.startswith(card.account_name):
         parts.append(card.account_name)

@@ -58,6 +58,7 @@ PAGES: tuple[PageDef, ...] = (
     PageDef("report_builder.py", "Report builder", ":material/query_stats:", "Analytics", ("reports:create",)),
     PageDef("imports.py", "Import", ":material/upload_file:", "Data", ("imports:create",)),
     PageDef("admin.py", "Admin", ":material/admin_panel_settings:", "Admin", ADMIN_PERMISSIONS),
+    PageDef("models.py", "Models", ":material/model_training:", "Admin", ("scores:manage",)),
 )
 
 

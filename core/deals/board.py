@@ -15,11 +15,12 @@ from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from sqlalchemy import Select, String, func, literal, select
+from sqlalchemy import Integer, Select, String, func, literal, select
 from sqlalchemy.orm import Session
 
 from core.accounts.models import Account
 from core.actor import Actor
+from core.contacts.models import Contact
 from core.deals.models import Deal
 from core.deals.service import rotting_condition
 from core.errors import NotFound, ValidationFailed
@@ -27,7 +28,7 @@ from core.pipelines import service as pipelines
 from core.pipelines.models import Pipeline, Stage
 from core.users.models import User
 
-CardOrder = Literal["amount", "age"]
+CardOrder = Literal["amount", "age", "score"]
 MAX_CARDS_PER_STAGE = 200
 MAX_TABLE_ROWS = 10_000
 _ZERO = Decimal("0.00")
@@ -44,6 +45,7 @@ class BoardFilters:
     close_to: date | None = None
     amount_min: Decimal | None = None
     amount_max: Decimal | None = None
+    min_score: int | None = None  # the lead score of the deal's contact (deals without a scored contact drop out)
 
     def problems(self) -> list[dict[str, Any]]:
         found = []
@@ -53,6 +55,8 @@ class BoardFilters:
             found.append({"field": "amountMin", "message": "must not be negative"})
         if self.amount_min is not None and self.amount_max is not None and self.amount_min > self.amount_max:
             found.append({"field": "amount", "message": "the minimum is above the maximum"})
+        if self.min_score is not None and not 0 <= self.min_score <= 100:
+            found.append({"field": "minScore", "message": "must be between 0 and 100"})
         return found
 
 
@@ -74,6 +78,7 @@ class BoardCard:
     days_in_stage: int
     is_rotting: bool
     version: int
+    lead_score: int | None = None  # of the deal's contact (None: no contact, not readable, or no scores:read)
 
 
 @dataclass
@@ -135,12 +140,28 @@ def _pipeline(session: Session, actor: Actor, pipeline_id: UUID | None) -> Pipel
     return found
 
 
+def _lead_score(actor: Actor) -> Any:
+    """The lead score of the deal's contact, read only from contacts the actor may read (None without
+    `scores:read`): a correlated subquery, so no join changes the board's row counts."""
+    if not actor.can("scores", "read"):
+        return literal(None, Integer)
+    return (
+        actor.readable(Contact)
+        .with_only_columns(Contact.lead_score)
+        .where(Contact.id == Deal.contact_id)
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
 def _matching(actor: Actor, pipeline_id: UUID, filters: BoardFilters) -> Select[Any]:
     """The open deals of the pipeline that the actor may read and the filters keep."""
     problems = filters.problems()
     if problems:
         names = ", ".join(p["field"] for p in problems)
         raise ValidationFailed(f"Invalid board filters: check {names}", details=problems)
+    if filters.min_score is not None:
+        actor.require("scores", "read")
     statement = actor.readable(Deal).where(Deal.pipeline_id == pipeline_id, Deal.is_closed.is_(False))
     if filters.owner_ids:
         statement = statement.where(Deal.owner_id.in_(filters.owner_ids))
@@ -155,6 +176,8 @@ def _matching(actor: Actor, pipeline_id: UUID, filters: BoardFilters) -> Select[
         statement = statement.where(Deal.amount >= filters.amount_min)
     if filters.amount_max is not None:
         statement = statement.where(Deal.amount <= filters.amount_max)
+    if filters.min_score is not None:
+        statement = statement.where(_lead_score(actor) >= filters.min_score)
     return statement
 
 
@@ -203,17 +226,21 @@ def _cards(session: Session, actor: Actor, inner: Any, stage_names: dict[UUID, s
                 days_in_stage=days,
                 is_rotting=row.rotting_days is not None and days > row.rotting_days,
                 version=row.version,
+                lead_score=row.lead_score,
             )
         )
     return cards
 
 
-def _card_columns(order: CardOrder) -> tuple[Any, ...]:
-    by = (
-        (Deal.amount.desc().nulls_last(), Deal.stage_entered_at, Deal.id)
-        if order == "amount"
-        else (Deal.stage_entered_at, Deal.amount.desc().nulls_last(), Deal.id)
-    )
+def _card_columns(actor: Actor, order: CardOrder) -> tuple[Any, ...]:
+    score = _lead_score(actor)
+    by = {
+        "amount": (Deal.amount.desc().nulls_last(), Deal.stage_entered_at, Deal.id),
+        "age": (Deal.stage_entered_at, Deal.amount.desc().nulls_last(), Deal.id),
+        "score": (score.desc().nulls_last(), Deal.amount.desc().nulls_last(), Deal.id),
+    }[order]
+    if order == "score":
+        actor.require("scores", "read")
     return (
         Deal.id,
         Deal.name,
@@ -227,6 +254,7 @@ def _card_columns(order: CardOrder) -> tuple[Any, ...]:
         Deal.expected_close_date,
         Deal.stage_entered_at,
         Deal.version,
+        score.label("lead_score"),
         func.row_number().over(partition_by=Deal.stage_id, order_by=by).label("rank"),
     )
 
@@ -242,7 +270,8 @@ def pipeline_board(
 ) -> Board:
     """The board of a pipeline (the default one when None): one column per open stage, in order, with totals
     over every matching open deal and its first `cards_per_stage` cards (largest amount first, or longest
-    in stage first with `order="age"`). Three queries whatever the number of deals."""
+    in stage first with `order="age"`, hottest contact first with `order="score"`). Three queries whatever the
+    number of deals."""
     actor.require("deals", "read")
     filters = filters or BoardFilters()
     cards_per_stage = max(0, min(cards_per_stage, MAX_CARDS_PER_STAGE))
@@ -269,7 +298,7 @@ def pipeline_board(
             column.count, column.rotting, column.currencies = count, rotting, tuple(currencies)
             column.amount, column.weighted_amount = Decimal(amount), Decimal(weighted)
     if cards_per_stage and columns:
-        inner = matching.with_only_columns(*_card_columns(order)).subquery()
+        inner = matching.with_only_columns(*_card_columns(actor, order)).subquery()
         limited = select(inner).where(inner.c.rank <= cards_per_stage).subquery()
         names = {s.id: s.name for s in open_stages}
         for card in _cards(session, actor, limited, names):
@@ -302,7 +331,7 @@ def board_rows(
     pipeline = _pipeline(session, actor, pipeline_id)
     stages = pipelines.stages_by_pipeline(session, actor, [pipeline.id]).get(pipeline.id, [])
     names = {s.id: s.name for s in stages if not s.is_closed_stage}
-    inner = _matching(actor, pipeline.id, filters).with_only_columns(*_card_columns(order)).subquery()
+    inner = _matching(actor, pipeline.id, filters).with_only_columns(*_card_columns(actor, order)).subquery()
     ordered = (
         select(inner)
         .join(Stage, Stage.id == inner.c.stage_id)

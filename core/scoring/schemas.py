@@ -62,8 +62,12 @@ class SettingsUpdate(Schema):
         None, min_length=1, description="Lifecycle stages that count as converted (a won deal always does)."
     )
     idle_days: int | None = Field(None, ge=7, le=3650, description="An untouched lead counts as lost after this.")
-    min_outcomes: int | None = Field(None, ge=20, description="Outcomes needed before a model may replace the rules.")
-    min_conversions: int | None = Field(None, ge=5, description="Conversions needed before a model may be used.")
+    min_outcomes: int | None = Field(
+        None, ge=20, le=1_000_000, description="Outcomes needed before a model may replace the rules."
+    )
+    min_conversions: int | None = Field(
+        None, ge=5, le=1_000_000, description="Conversions needed before a model may be used."
+    )
     rules_base: int | None = Field(None, ge=0, le=100, description="The rules score before any rule matches.")
     challenger_model_id: UUID | None = Field(None, description="A trained model scored against the active one.")
     challenger_share: Decimal | None = Field(None, ge=0, le=1, description="Share of leads the challenger scores.")

@@ -188,3 +188,62 @@ def test_cli_evaluate(tmp_path) -> None:
     junk.write_bytes(b'a,b\n1,"2\n3,4,5,6\n\x00\x00')
     bad = runner.invoke(app, ["scoring", "evaluate", str(junk), "--target", "b"])
     assert bad.exit_code == 1 and "error:" in bad.output
+
+
+def _said(detail: dict) -> str:
+    whole = round(detail["points"])
+    return f"{detail['text']}: {'+' if whole > 0 else chr(0x2212)}{abs(whole)}"
+
+
+@pytest.mark.parametrize("method", ["treeshap", "path"])
+def test_reasons_are_ordered_worded_and_add_up(trained, method) -> None:
+    from ai.scoring.engine import _contributions, _raw
+
+    model, _, te, _ = trained
+    te = te.drop("truth", "outcome")
+    for top in (1, 3):
+        out = model.score(te, top=top, contributions=method)
+        for said, details in zip(out["factors"].to_list(), out["factor_details"].to_list(), strict=True):
+            points = [d["points"] for d in details]
+            ups = [p for p in points if round(p) > 0]
+            downs = [p for p in points if round(p) < 0]
+            assert points == ups + downs and len(ups) <= top and len(downs) <= top
+            assert ups == sorted(ups, reverse=True) and downs == sorted(downs)
+            assert said == [_said(d) for d in details]
+    # the contributions add up to the model's log-odds exactly, whichever method
+    x = model.features.matrix(te)
+    base, parts = _contributions(model.kind, model._payload, model.features, x, method=method)
+    assert np.allclose(base + parts.sum(axis=1), _raw(model.kind, model._payload, model.features, x), atol=1e-9)
+    # so score − Σ points is the same average-lead score for every lead (up to the unlisted points, each < 0.5)
+    every = model.score(te, top=len(model.features.features), contributions=method)
+    unlisted = len(model.features.features) - every["factor_details"].list.len().to_numpy()
+    average = 100 * every["probability"].to_numpy() - np.array(
+        [sum(d["points"] for d in row) for row in every["factor_details"].to_list()]
+    )
+    assert np.all(np.abs(average - np.median(average)) <= 0.5 * (unlisted + unlisted.max()) + 1e-6)
+
+
+def test_path_reasons_agree_with_treeshap_on_planted_drivers(trained) -> None:
+    model, _, te, _ = trained
+    te = te.drop("truth", "outcome")
+    exact, path = model.score(te), model.score(te, contributions="path")
+    assert exact.select("score", "confidence").equals(path.select("score", "confidence"))
+    assert np.allclose(exact["probability"].to_numpy(), path["probability"].to_numpy(), rtol=0, atol=1e-12)
+    lead = te.filter((pl.col("lead_source") == "Webinar") & (pl.col("last_activity") < date(2026, 3, 15))).head(1)
+    factors = model.score(lead, contributions="path")["factors"][0].to_list()
+    assert any(f.startswith("Lead source is Webinar: +") for f in factors), factors
+    assert model.score(te.head(0), contributions="path").height == 0
+    with pytest.raises(ScoringInputError, match="contributions method"):
+        model.score(te.head(5), contributions="lime")
+
+
+def test_logistic_bends_with_a_number_that_is_not_linear() -> None:
+    # conversion peaks at mid ages: a straight line in age cannot rank it, the decile indicators can
+    rng = np.random.default_rng(2)
+    n = 3000
+    age = rng.uniform(20, 70, n)
+    p = 1 / (1 + np.exp(-(1.5 - ((age - 45) / 8) ** 2)))
+    frame = pl.DataFrame({"age": age, "won": rng.random(n) < p})
+    model = train(frame, "won", candidates=("logistic",))
+    # a linear term alone ranks this at ~0.5
+    assert model.metrics["candidates"]["logistic"]["roc_auc"] > 0.75

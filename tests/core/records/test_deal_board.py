@@ -150,3 +150,33 @@ def test_the_board_takes_the_same_number_of_queries_for_any_number_of_deals(worl
     finally:
         event.remove(app_engine(), "before_cursor_execute", count)
     assert queries <= 5, statements
+
+
+def test_cards_sort_and_filter_by_the_lead_score_of_the_deals_contact(world):
+    from core.contacts import service as contacts
+    from core.contacts.schemas import ContactCreate
+
+    tenant = world["tenant"]
+    admin = tenant.admin
+    stages = _stages(tenant)
+    with unit_of_work(admin) as session:
+        for name, score, amount in (("Cool", 20, "9000.00"), ("Hot", 90, "100.00"), ("Warm", 55, "500.00")):
+            contact = contacts.create(
+                session, admin, ContactCreate(first_name=name, last_name="Lead", lead_score=score)
+            )
+            deals.create(
+                session,
+                admin,
+                DealCreate(
+                    name=f"{name} deal", stage_id=stages["Qualification"], amount=Decimal(amount), contact_id=contact.id
+                ),
+            )
+        board = pipeline_board(session, admin, order="score")
+        hot_only = board_rows(session, admin, filters=BoardFilters(min_score=50), order="score")
+    cards = _by_stage(board)["Qualification"].cards
+    assert [(c.name, c.lead_score) for c in cards[:3]] == [("Hot deal", 90), ("Warm deal", 55), ("Cool deal", 20)]
+    assert cards[3].lead_score is None  # a deal without a contact comes last
+    assert [(c.name, c.lead_score) for c in hot_only] == [("Hot deal", 90), ("Warm deal", 55)]
+    with pytest.raises(ValidationFailed):
+        with unit_of_work(admin) as session:
+            pipeline_board(session, admin, filters=BoardFilters(min_score=101))
