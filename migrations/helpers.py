@@ -27,7 +27,8 @@ def _array(values: Sequence[str]) -> str:
 def audit_update_function(ignored: Sequence[str]) -> str:
     """`cf_audit_update()`: updates record only the columns that changed (old and new), name soft deletes and
     restores, and write nothing when only `ignored` columns changed. The `OFFSET 0` fence keeps each row's JSON
-    computed once (flattened, the planner recomputed both rows' `to_jsonb` for every key: 2 ms a row)."""
+    computed once (flattened, the planner recomputed both rows' `to_jsonb` for every key: 2 ms a row), and rows
+    where only ignored columns changed are dropped before the per-column comparison."""
     secret = _array(AUDIT_SECRET_COLUMNS)
     return f"""
 CREATE OR REPLACE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -51,6 +52,7 @@ BEGIN
         WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_array(ignored)})) AS new_changed
     FROM (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj
             FROM old_rows o JOIN new_rows n ON n.id = o.id OFFSET 0) pairs
+    WHERE (oj - {_array(ignored)}::text[]) IS DISTINCT FROM (nj - {_array(ignored)}::text[])
   ) d
   WHERE d.new_changed IS NOT NULL;
   RETURN NULL;

@@ -37,7 +37,7 @@ from core.actor import Actor
 from core.errors import ValidationFailed
 from core.forecasts.models import MlModel
 from core.scoring import service as scoring
-from core.scoring.fields import label
+from core.scoring.fields import ACCOUNT_CUSTOM_PREFIX, CUSTOM_PREFIX, label
 from core.scoring.models import ScoringSettings
 from core.scoring.schemas import SettingsUpdate
 
@@ -134,9 +134,11 @@ def champion(session: Session, actor: Actor, settings: ScoringSettings | None = 
     settings = settings or scoring.get_settings(session, actor)
     active = registry.active(session, actor, MODEL_TYPE)
     if active is None or active.algorithm == RULES:
-        rules_row = current_rules(session, actor, settings)
+        # keeping the registry's rules row current is the platform's bookkeeping, whoever reads the champion
+        platform = Actor.system(actor.tenant_id)
+        rules_row = current_rules(session, platform, settings)
         if active is None or active.id != rules_row.id:
-            rules_row = registry.activate_model(session, actor, rules_row.id)
+            rules_row = registry.activate_model(session, platform, rules_row.id)
         return _scorer(session, actor, rules_row, settings)
     return _scorer(session, actor, active, settings)
 
@@ -249,6 +251,24 @@ def rescore_changed(session: Session, actor: Actor, *, now: datetime | None = No
 # Training ----------------------------------------------------------------------------------------------------
 
 
+def feature_labels(session: Session, columns: list[str]) -> dict[str, str]:
+    """Plain words for each lead feature: core/scoring/fields.py's, custom fields by their own labels."""
+    custom = {
+        (ACCOUNT_CUSTOM_PREFIX if row.entity_type == "accounts" else CUSTOM_PREFIX) + row.field_name: (
+            f"Account {row.field_label[:1].lower()}{row.field_label[1:]}"
+            if row.entity_type == "accounts"
+            else row.field_label
+        )
+        for row in session.execute(
+            text(
+                "SELECT entity_type, field_name, field_label FROM custom_fields"
+                " WHERE entity_type IN ('contacts', 'accounts')"
+            )
+        )
+    }
+    return {c: custom.get(c) or label(c) for c in columns}
+
+
 def _validation(frame: pl.DataFrame, rows: int) -> pl.DataFrame:
     """The most recent `rows` outcomes (the engine's time-ordered validation split)."""
     return frame.sort(leads.CUTOFF, nulls_last=False, maintain_order=True).tail(rows)
@@ -308,6 +328,7 @@ def train_workspace(
         positive=1,
         time_column=leads.CUTOFF,
         threads=threads,
+        labels=feature_labels(session, leads.feature_columns(frame)),
     )
     metrics = _json_metrics(model)
     validation = _validation(frame, int(metrics["validation_rows"]))
@@ -343,7 +364,7 @@ def train_workspace(
         session,
         actor,
         model_type=MODEL_TYPE,
-        version=now.strftime("%Y%m%d-%H%M%S"),
+        version=now.strftime("%Y%m%d-%H%M%S-%f"),
         algorithm=model.kind,
         training_start=cutoffs.min(),
         training_end=cutoffs.max(),

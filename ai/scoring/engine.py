@@ -638,11 +638,13 @@ def train(
     candidates: tuple[str, ...] = ("lightgbm", "logistic"),
     lightgbm_grid: list[dict[str, Any]] | None = None,
     refit: bool = True,
+    labels: dict[str, str] | None = None,
 ) -> ScoringModel:
     """Train, choose and calibrate a lead-scoring model on any Polars frame with an outcome column.
 
     Rows whose target is null (open leads) are not trained on. `time_column` makes the validation split the most
-    recent outcomes (the column itself is not a feature). `threads` sets LightGBM's and BLAS's thread counts
+    recent outcomes (the column itself is not a feature). `labels` gives columns plain words for the reasons
+    (default: the name with spaces, "lead_source" → "Lead source"). `threads` sets LightGBM's and BLAS's thread counts
     (1 by default: parallelism comes from processes, see docs/scoring.md).
     """
     if not isinstance(frame, pl.DataFrame):
@@ -666,6 +668,8 @@ def train(
     if len(np.unique(y[val_idx])) < 2 or len(np.unique(y[fit_idx])) < 2:
         raise ScoringInputError("The validation split has one class only: more outcomes are needed to train.")
     fs = F.build(frame[fit_idx.tolist()], columns, reference=reference_date)
+    for feat in fs.features:  # the words reasons use for a column ("Lead source is Webinar")
+        feat.title = (labels or {}).get(feat.name)
     if not fs.features:
         reasons = "; ".join(f"{c}: {r}" for c, r in fs.dropped.items()) or "no columns besides the target"
         raise ScoringInputError(f"No usable features ({reasons}). Add columns that describe the leads.")

@@ -33,9 +33,12 @@ class Feature:
     categories: list[str] = field(default_factory=list)
     median: float = 0.0
     bins: list[float] = field(default_factory=list)  # quantile edges for the baseline and for wording
+    title: str | None = None  # plain words for the column when its name is not ("cf_budget" -> "Budget")
 
     @property
     def label(self) -> str:
+        if self.title:
+            return self.title
         text = self.name.replace("_", " ").strip()
         return text[:1].upper() + text[1:]
 
@@ -46,11 +49,19 @@ class Feature:
             "categories": self.categories,
             "median": self.median,
             "bins": self.bins,
+            **({"title": self.title} if self.title else {}),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Feature:
-        return cls(data["name"], data["kind"], list(data["categories"]), float(data["median"]), list(data["bins"]))
+        return cls(
+            data["name"],
+            data["kind"],
+            list(data["categories"]),
+            float(data["median"]),
+            list(data["bins"]),
+            data.get("title"),
+        )
 
 
 @dataclass

@@ -6,7 +6,6 @@ Computing scores (features, models, rules) is ai/scoring's job; this module keep
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from pydantic_core import to_json
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -280,23 +280,31 @@ class NewScore:
     arm: str = "champion"
 
 
-_UPDATE_CURRENT = text(
-    "UPDATE contacts c SET lead_score = v.score"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:scores AS int[])) AS v(id, score)"
-    " WHERE c.id = v.id AND c.lead_score IS DISTINCT FROM v.score"
+# One statement: the new scores travel as one JSON parameter; a history row where the score or the model changed
+# since the lead's last row; the contact's current score where it changed.
+_WRITE = text(
+    """
+WITH v AS (
+  SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(contact_id uuid, model_id uuid, score int,
+    confidence float8, factors jsonb, p float8, revenue float8, arm text)
+), changed AS (
+  SELECT v.* FROM v LEFT JOIN LATERAL (
+    SELECT ls.model_id, ls.score FROM lead_scores ls WHERE ls.tenant_id = :tenant AND ls.contact_id = v.contact_id
+     ORDER BY ls.scored_at DESC, ls.id DESC LIMIT 1
+  ) last ON true
+  WHERE last.model_id IS DISTINCT FROM v.model_id OR last.score IS DISTINCT FROM v.score
+), written AS (
+  INSERT INTO lead_scores (id, tenant_id, contact_id, model_id, score, confidence, factors,
+                           predicted_conversion_probability, predicted_revenue, arm, scored_at)
+  SELECT cf_uuid7(), :tenant, contact_id, model_id, score, round(confidence::numeric, 4), factors,
+         round(p::numeric, 4), round(revenue::numeric, 2), arm, :at FROM changed
+  RETURNING 1
+), updated_contacts AS (
+  UPDATE contacts c SET lead_score = v.score FROM v WHERE c.id = v.contact_id AND c.lead_score IS DISTINCT FROM v.score
+  RETURNING 1
 )
-_LATEST = text(
-    "SELECT DISTINCT ON (contact_id) contact_id, model_id, score FROM lead_scores"
-    " WHERE contact_id = ANY(CAST(:ids AS uuid[])) ORDER BY contact_id, scored_at DESC, id DESC"
-)
-_INSERT = text(
-    "INSERT INTO lead_scores (id, tenant_id, contact_id, model_id, score, confidence, factors,"
-    " predicted_conversion_probability, predicted_revenue, arm, scored_at)"
-    " SELECT v.id, :tenant, v.contact_id, v.model_id, v.score, round(v.confidence::numeric, 4), v.factors::jsonb,"
-    " round(v.p::numeric, 4), round(v.revenue::numeric, 2), v.arm, :at"
-    " FROM unnest(CAST(:ids AS uuid[]), CAST(:contacts AS uuid[]), CAST(:models AS uuid[]), CAST(:scores AS int[]),"
-    " CAST(:confidence AS float8[]), CAST(:factors AS text[]), CAST(:p AS float8[]), CAST(:revenue AS float8[]),"
-    " CAST(:arms AS text[])) AS v(id, contact_id, model_id, score, confidence, factors, p, revenue, arm)"
+SELECT (SELECT count(*) FROM written) AS written, (SELECT count(*) FROM updated_contacts) AS updated
+"""
 )
 
 
@@ -308,35 +316,26 @@ def record_scores(session: Session, actor: Actor, scores: Sequence[NewScore], *,
     """Keep new scores: a `lead_scores` row where the score or the model changed since the lead's last one (the
     history stays the story of changes), and `contacts.lead_score` set to the new score. Returns rows written.
 
-    Two statements whatever the number of leads (arrays unnested in PostgreSQL; COPY is not allowed under
-    row-level security), so a full rescoring of a workspace costs a few round trips."""
+    One statement whatever the number of leads (the rows travel as one JSON parameter; COPY is not allowed under
+    row-level security), so a full rescoring of a workspace costs one round trip."""
     actor.require(SCORES, "manage")
     if not scores:
         return 0
-    ids = [s.contact_id for s in scores]
-    latest = {row.contact_id: (row.model_id, row.score) for row in session.execute(_LATEST, {"ids": ids})}
-    changed = [s for s in scores if latest.get(s.contact_id) != (s.model_id, s.score)]
-    if changed:
-        session.execute(
-            _INSERT,
-            {
-                "tenant": actor.tenant_id,
-                "at": scored_at,
-                "ids": [new_id() for _ in changed],
-                "contacts": [s.contact_id for s in changed],
-                "models": [s.model_id for s in changed],
-                "scores": [int(s.score) for s in changed],
-                "confidence": [_unit(s.confidence) for s in changed],
-                "factors": [json.dumps(s.factors, separators=(",", ":")) for s in changed],
-                "p": [_unit(s.probability) for s in changed],
-                "revenue": [
-                    None if s.predicted_revenue is None else max(float(s.predicted_revenue), 0.0) for s in changed
-                ],
-                "arms": [s.arm for s in changed],
-            },
-        )
-    session.execute(_UPDATE_CURRENT, {"ids": ids, "scores": [int(s.score) for s in scores]})
-    return len(changed)
+    rows = [
+        {
+            "contact_id": s.contact_id,
+            "model_id": s.model_id,
+            "score": int(s.score),
+            "confidence": _unit(s.confidence),
+            "factors": s.factors,
+            "p": _unit(s.probability),
+            "revenue": None if s.predicted_revenue is None else max(float(s.predicted_revenue), 0.0),
+            "arm": s.arm,
+        }
+        for s in scores
+    ]
+    result = session.execute(_WRITE, {"rows": to_json(rows).decode(), "tenant": actor.tenant_id, "at": scored_at}).one()
+    return int(result.written)
 
 
 def _readable_contact(session: Session, actor: Actor, contact_id: UUID) -> Contact:
