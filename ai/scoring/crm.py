@@ -18,6 +18,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 MODEL_TYPE = scoring.MODEL_TYPE
 RULES = scoring.RULES_ALGORITHM
 DRIFT_SAMPLE = 5_000
+CHUNK = 4_000  # leads scored and written at a time (bulk rescoring overlaps the two)
 DRIFT_FEATURES = 6
 FACTOR_SCHEMA = rules_score.FACTORS
 
@@ -187,37 +189,51 @@ def rescore(
     if chall is not None:
         arms = evaluation.arms_of(frame[leads.CONTACT], float(settings.challenger_share), salt=str(chall.model.id))
     size = expected_deal_size(session)
-    new: list[scoring.NewScore] = []
-    for arm, scorer in ((evaluation.CHAMPION, champ), (evaluation.CHALLENGER, chall)):
-        if scorer is None:
-            continue
-        mask = arms == arm
-        if not mask.any():
-            continue
-        part = frame.filter(pl.Series(mask))
-        scored = scorer.score(part, reasons=reasons)
-        for contact, score, p, conf, factors in zip(
-            part[leads.CONTACT].to_list(),
-            scored["score"].to_list(),
-            scored["probability"].to_list(),
-            scored["confidence"].to_list(),
-            scored["factors"].to_list(),
-            strict=True,
-        ):
-            new.append(
-                scoring.NewScore(
-                    contact_id=UUID(contact),
-                    model_id=scorer.model.id,
-                    score=int(score),
-                    probability=p,
-                    confidence=conf,
-                    predicted_revenue=None if p is None or size is None else p * size,
-                    factors=factors,
-                    arm=arm,
+    scorers = {evaluation.CHAMPION: champ, evaluation.CHALLENGER: chall}
+
+    def compute(lo: int, hi: int) -> list[scoring.NewScore]:
+        out: list[scoring.NewScore] = []
+        for arm, scorer in scorers.items():
+            mask = arms[lo:hi] == arm
+            if scorer is None or not mask.any():
+                continue
+            part = frame.slice(lo, hi - lo).filter(pl.Series(mask))
+            scored = scorer.score(part, reasons=reasons)
+            for contact, score, p, conf, factors in zip(
+                part[leads.CONTACT].to_list(),
+                scored["score"].to_list(),
+                scored["probability"].to_list(),
+                scored["confidence"].to_list(),
+                scored["factors"].to_list(),
+                strict=True,
+            ):
+                out.append(
+                    scoring.NewScore(
+                        contact_id=UUID(contact),
+                        model_id=scorer.model.id,
+                        score=int(score),
+                        probability=p,
+                        confidence=conf,
+                        predicted_revenue=None if p is None or size is None else p * size,
+                        factors=factors,
+                        arm=arm,
+                    )
                 )
-            )
-    written = scoring.record_scores(session, actor, new, scored_at=now)
-    return {"scored": len(new), "written": written, "method": champ.method, "model": champ.model.version}
+        return out
+
+    # Scoring (LightGBM, Polars: the GIL released) in a thread while PostgreSQL writes the previous chunk: the
+    # two cores work at once. One writer (this thread, this transaction).
+    bounds = [(lo, min(lo + CHUNK, frame.height)) for lo in range(0, frame.height, CHUNK)]
+    scored = written = 0
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
+        pending = pool.submit(compute, *bounds[0])
+        for k in range(len(bounds)):
+            new = pending.result()
+            if k + 1 < len(bounds):
+                pending = pool.submit(compute, *bounds[k + 1])
+            written += scoring.record_scores(session, actor, new, scored_at=now)
+            scored += len(new)
+    return {"scored": scored, "written": written, "method": champ.method, "model": champ.model.version}
 
 
 _TOUCHED = text(
