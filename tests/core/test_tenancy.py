@@ -31,6 +31,7 @@ from core.models import (
     EtlRun,
     ForecastBreakdown,
     IdempotencyKey,
+    LeadScore,
     MlModel,
     Note,
     Pipeline,
@@ -38,6 +39,8 @@ from core.models import (
     Report,
     ReportSchedule,
     SalesForecast,
+    ScoringRule,
+    ScoringSettings,
     Stage,
     Task,
     Webhook,
@@ -175,6 +178,9 @@ def _populate_records(world: TenantWorld) -> None:
         session.add_all(
             [
                 DealStageHistory(id=new_id(), tenant_id=t, deal_id=deal.id, to_stage_id=stage.id, changed_by=owner),
+                LeadScore(id=new_id(), tenant_id=t, contact_id=contact.id, model_id=model.id, score=42),
+                ScoringRule(id=new_id(), tenant_id=t, field="lead_source", operator="equals", value="Web", points=5),
+                ScoringSettings(id=new_id(), tenant_id=t, converted_stages=["customer"]),
                 Activity(id=new_id(), tenant_id=t, owner_id=owner, type="call", subject="Intro", contact_id=contact.id),
                 Task(id=new_id(), tenant_id=t, title="Send proposal", assignee_id=owner, deal_id=deal.id),
                 Note(id=new_id(), tenant_id=t, entity_type="contacts", entity_id=contact.id, body="Met at the fair"),
