@@ -159,7 +159,7 @@ def expected_deal_size(session: Session) -> float | None:
     row = session.execute(
         text(
             "SELECT avg(amount) FILTER (WHERE actual_close_date >= current_date - 365), avg(amount) FROM deals"
-            " WHERE is_won AND deleted_at IS NULL AND amount IS NOT NULL"
+            " WHERE tenant_id = cf_current_tenant() AND is_won AND deleted_at IS NULL AND amount IS NOT NULL"
         )
     ).one()
     value = row[0] if row[0] is not None else row[1]
@@ -238,11 +238,13 @@ def rescore(
 
 _TOUCHED = text(
     """
-    SELECT id FROM contacts WHERE updated_at > :since
-    UNION SELECT contact_id FROM activities WHERE updated_at > :since AND contact_id IS NOT NULL
-    UNION SELECT contact_id FROM deals WHERE updated_at > :since AND contact_id IS NOT NULL
-    UNION SELECT c.id FROM contacts c JOIN accounts a ON a.id = c.account_id WHERE a.updated_at > :since
-    UNION SELECT v.entity_id FROM custom_field_values v WHERE v.updated_at > :since AND v.entity_type = 'contacts'
+    SELECT id FROM contacts WHERE tenant_id = :tenant AND updated_at > :since
+    UNION SELECT contact_id FROM activities WHERE tenant_id = :tenant AND updated_at > :since AND contact_id IS NOT NULL
+    UNION SELECT contact_id FROM deals WHERE tenant_id = :tenant AND updated_at > :since AND contact_id IS NOT NULL
+    UNION SELECT c.id FROM contacts c JOIN accounts a ON a.tenant_id = c.tenant_id AND a.id = c.account_id
+          WHERE c.tenant_id = :tenant AND a.updated_at > :since
+    UNION SELECT entity_id FROM custom_field_values
+          WHERE tenant_id = :tenant AND updated_at > :since AND entity_type = 'contacts'
     """
 )
 OVERLAP_SECONDS = 60  # rows of transactions that committed after a pass had read past their timestamps
@@ -258,7 +260,11 @@ def rescore_changed(session: Session, actor: Actor, *, now: datetime | None = No
         result = rescore(session, actor, now=now)
     else:
         window = since.timestamp() - OVERLAP_SECONDS
-        ids = list(session.execute(_TOUCHED, {"since": datetime.fromtimestamp(window, UTC)}).scalars())
+        ids = list(
+            session.execute(
+                _TOUCHED, {"since": datetime.fromtimestamp(window, UTC), "tenant": actor.tenant_id}
+            ).scalars()
+        )
         result = rescore(session, actor, ids, now=now) if ids else {"scored": 0, "written": 0}
     scoring.mark_rescored(session, actor, now)
     return result
@@ -278,7 +284,7 @@ def feature_labels(session: Session, columns: list[str]) -> dict[str, str]:
         for row in session.execute(
             text(
                 "SELECT entity_type, field_name, field_label FROM custom_fields"
-                " WHERE entity_type IN ('contacts', 'accounts')"
+                " WHERE tenant_id = cf_current_tenant() AND entity_type IN ('contacts', 'accounts')"
             )
         )
     }
@@ -439,11 +445,13 @@ def rollback(session: Session, actor: Actor) -> MlModel:
     active = registry.active(session, actor, MODEL_TYPE)
     previous = session.execute(
         text(
-            "SELECT al.entity_id FROM audit_logs al JOIN ml_models m ON m.id = al.entity_id"
-            " WHERE al.entity_type = 'ml_models' AND m.model_type = :type AND al.new_values ->> 'is_active' = 'true'"
+            "SELECT al.entity_id FROM audit_logs al"
+            " JOIN ml_models m ON m.tenant_id = al.tenant_id AND m.id = al.entity_id"
+            " WHERE al.tenant_id = :tenant AND al.entity_type = 'ml_models' AND m.model_type = :type"
+            " AND al.new_values ->> 'is_active' = 'true'"
             " AND al.entity_id IS DISTINCT FROM :active ORDER BY al.created_at DESC, al.id DESC LIMIT 1"
         ),
-        {"type": MODEL_TYPE, "active": active.id if active else None},
+        {"type": MODEL_TYPE, "active": active.id if active else None, "tenant": actor.tenant_id},
     ).scalar()
     if previous is None:
         raise ValidationFailed(
@@ -476,7 +484,7 @@ _AB_SCORES = text(
     """
     SELECT DISTINCT ON (v.contact_id) v.contact_id, ls.arm, ls.score, ls.predicted_conversion_probability AS p
       FROM unnest(CAST(:ids AS uuid[]), CAST(:cutoffs AS timestamptz[])) AS v(contact_id, cutoff)
-      JOIN lead_scores ls ON ls.contact_id = v.contact_id AND ls.scored_at <= v.cutoff
+      JOIN lead_scores ls ON ls.tenant_id = :tenant AND ls.contact_id = v.contact_id AND ls.scored_at <= v.cutoff
      WHERE ls.model_id = ANY(CAST(:models AS uuid[]))
      ORDER BY v.contact_id, ls.scored_at DESC, ls.id DESC
     """
@@ -497,6 +505,7 @@ def ab_report(session: Session, actor: Actor, *, now: datetime | None = None) ->
             "ids": frame[leads.CONTACT].to_list(),
             "cutoffs": frame[leads.CUTOFF].to_list(),
             "models": [str(champ.model.id), str(chall.model.id)],
+            "tenant": actor.tenant_id,
         },
     ).all()
     scored = pl.DataFrame(

@@ -83,7 +83,8 @@ WITH base AS (
     SELECT max(a.occurred_at) AS last_touch FROM activities a
      WHERE a.tenant_id = c.tenant_id AND a.contact_id = c.id AND a.deleted_at IS NULL AND a.occurred_at <= :as_of
   ) tl ON true
-  WHERE c.deleted_at IS NULL AND c.merged_into_id IS NULL AND c.created_at <= :as_of {{ids}}
+  WHERE c.tenant_id = :tenant AND c.deleted_at IS NULL AND c.merged_into_id IS NULL AND c.created_at <= :as_of
+    {{ids}}
 ),
 resolved AS (  -- when each lead was resolved, whatever the moment asked about
   SELECT b.*,
@@ -128,7 +129,7 @@ SELECT t.id AS contact_id, t.account_id, t.owner_id, t.converted, t.cutoff,
        coalesce(aw.won, 0) AS account_won_deals, coalesce(aw.open, 0) AS account_open_deals,
        aw.won_cycle_days AS account_won_cycle_days
 FROM chosen t
-LEFT JOIN accounts ac ON ac.id = t.account_id AND ac.deleted_at IS NULL
+LEFT JOIN accounts ac ON ac.tenant_id = t.tenant_id AND ac.id = t.account_id AND ac.deleted_at IS NULL
 LEFT JOIN LATERAL (
   SELECT count(*) AS activities,
          count(*) FILTER (WHERE a.type = 'email') AS emails,
@@ -163,8 +164,8 @@ _WHICH = {"resolved": "t.converted IS NOT NULL", "open": "t.converted IS NULL", 
 _CUSTOM = """
 SELECT v.entity_id, f.entity_type, f.field_name, f.field_type, v.value_text, v.value_number::float8 AS value_number,
        v.value_date, v.value_bool, v.value_multi::text AS value_multi, v.updated_at
-  FROM custom_field_values v JOIN custom_fields f ON f.id = v.custom_field_id
- WHERE f.entity_type IN ('contacts', 'accounts') AND v.entity_id = ANY(CAST(:ids AS uuid[]))
+  FROM custom_field_values v JOIN custom_fields f ON f.tenant_id = v.tenant_id AND f.id = v.custom_field_id
+ WHERE v.tenant_id = :tenant AND f.entity_type IN ('contacts', 'accounts') AND v.entity_id = ANY(CAST(:ids AS uuid[]))
 """
 
 _SCHEMA: dict[str, Any] = {
@@ -212,6 +213,7 @@ def lead_frame(
     sql = _LEADS.replace("{ids}", "AND c.id = ANY(CAST(:ids AS uuid[]))" if contact_ids is not None else "")
     sql = sql.replace("{which}", _WHICH[which])
     params: dict[str, Any] = {
+        "tenant": settings.tenant_id,
         "as_of": as_of,
         "converted": list(settings.converted_stages),
         "idle": int(settings.idle_days),
@@ -229,15 +231,15 @@ def lead_frame(
             "activities_per_week"
         ),
     ).drop("title")
-    return _with_custom_fields(session, frame)
+    return _with_custom_fields(session, frame, settings.tenant_id)
 
 
-def _with_custom_fields(session: Session, frame: pl.DataFrame) -> pl.DataFrame:
+def _with_custom_fields(session: Session, frame: pl.DataFrame, tenant: UUID) -> pl.DataFrame:
     """Custom field values of the contacts and of their accounts, each known only if written before the cutoff."""
     if frame.is_empty():
         return frame
     ids = frame[CONTACT].to_list() + frame[ACCOUNT].drop_nulls().unique().to_list()
-    result = session.execute(text(_CUSTOM), {"ids": ids})
+    result = session.execute(text(_CUSTOM), {"ids": ids, "tenant": tenant})
     rows = [tuple(str(v) if isinstance(v, UUID) else v for v in row) for row in result]
     if not rows:
         return frame

@@ -300,7 +300,8 @@ WITH v AS (
          round(p::numeric, 4), round(revenue::numeric, 2), arm, :at FROM changed
   RETURNING 1
 ), updated_contacts AS (
-  UPDATE contacts c SET lead_score = v.score FROM v WHERE c.id = v.contact_id AND c.lead_score IS DISTINCT FROM v.score
+  UPDATE contacts c SET lead_score = v.score FROM v
+   WHERE c.tenant_id = :tenant AND c.id = v.contact_id AND c.lead_score IS DISTINCT FROM v.score
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM written) AS written, (SELECT count(*) FROM updated_contacts) AS updated
@@ -373,9 +374,10 @@ def latest_factors(session: Session, actor: Actor, contact_ids: Sequence[UUID]) 
     rows = session.execute(
         text(
             "SELECT DISTINCT ON (contact_id) contact_id, factors FROM lead_scores"
-            " WHERE contact_id = ANY(CAST(:ids AS uuid[])) ORDER BY contact_id, scored_at DESC, id DESC"
+            " WHERE tenant_id = :tenant AND contact_id = ANY(CAST(:ids AS uuid[]))"
+            " ORDER BY contact_id, scored_at DESC, id DESC"
         ),
-        {"ids": list(contact_ids)},
+        {"ids": list(contact_ids), "tenant": actor.tenant_id},
     )
     return {row.contact_id: row.factors for row in rows}
 
