@@ -70,9 +70,11 @@ WITH base AS (
   SELECT c.id, c.tenant_id, c.owner_id, c.account_id, c.created_at, c.updated_at, c.lead_status,
          coalesce(c.lifecycle_stage, 'lead') AS stage, c.lead_source, c.title, c.department, c.email,
          coalesce(c.phone, c.mobile) IS NOT NULL AS has_phone, c.social_linkedin IS NOT NULL AS has_linkedin,
-         c.address_country, dl.first_deal_at, coalesce(dl.has_won, false) AS has_won,
+         coalesce(c.address_country, ac.address_country) AS country, ac.industry, ac.company_size,
+         ac.annual_revenue, dl.first_deal_at, coalesce(dl.has_won, false) AS has_won,
          coalesce(dl.deals, 0) AS deals, coalesce(dl.open_deals, 0) AS open_deals, dl.last_close, tl.last_touch
   FROM contacts c
+  LEFT JOIN accounts ac ON ac.tenant_id = c.tenant_id AND ac.id = c.account_id AND ac.deleted_at IS NULL
   LEFT JOIN LATERAL (
     SELECT min(d.created_at) AS first_deal_at, bool_or(d.is_won) AS has_won, count(*) AS deals,
            count(*) FILTER (WHERE NOT d.is_closed) AS open_deals, max(d.actual_close_date) AS last_close
@@ -112,12 +114,12 @@ timed AS (  -- the outcome as of :as_of and the moment its features are taken at
 ),
 chosen AS (SELECT * FROM timed t WHERE {{which}})
 SELECT t.id AS contact_id, t.account_id, t.owner_id, t.converted, t.cutoff,
-       t.lead_source, t.title, t.department, coalesce(t.address_country, ac.address_country) AS country,
+       t.lead_source, t.title, t.department, t.country,
        CASE WHEN t.email IS NULL THEN NULL
             WHEN lower(split_part(t.email, '@', 2)) ~ '^({_FREE_MAIL})$' THEN 'Free mail'
             ELSE 'Company domain' END AS email_kind,
        t.has_phone, t.has_linkedin,
-       ac.industry, ac.company_size, ac.annual_revenue::float8 AS annual_revenue,
+       t.industry, t.company_size, t.annual_revenue::float8 AS annual_revenue,
        extract(epoch FROM t.cutoff - t.created_at) / 86400.0 AS lead_age_days,
        coalesce(ag.activities, 0) AS activities, coalesce(ag.emails, 0) AS emails, coalesce(ag.calls, 0) AS calls,
        coalesce(ag.meetings, 0) AS meetings, coalesce(ag.emails_opened, 0) AS emails_opened,
@@ -129,7 +131,6 @@ SELECT t.id AS contact_id, t.account_id, t.owner_id, t.converted, t.cutoff,
        coalesce(aw.won, 0) AS account_won_deals, coalesce(aw.open, 0) AS account_open_deals,
        aw.won_cycle_days AS account_won_cycle_days
 FROM chosen t
-LEFT JOIN accounts ac ON ac.tenant_id = t.tenant_id AND ac.id = t.account_id AND ac.deleted_at IS NULL
 LEFT JOIN LATERAL (
   SELECT count(*) AS activities,
          count(*) FILTER (WHERE a.type = 'email') AS emails,
