@@ -118,6 +118,17 @@ def main() -> None:
                 t0 = time.perf_counter()
                 scoring.record_scores(session, system, rows, scored_at=now + timedelta(seconds=30))
                 best_write = min(best_write, time.perf_counter() - t0)
+        # the usual case: the same leads rescored again an hour later, nothing new about them
+        with unit_of_work(system) as session:
+            crm.rescore(session, system, now=datetime.now(UTC) + timedelta(hours=1))
+        with unit_of_work(system) as session:
+            t0 = time.perf_counter()
+            out = crm.rescore(session, system, now=datetime.now(UTC) + timedelta(hours=1, minutes=1))
+            steady = time.perf_counter() - t0
+        print(
+            f"rescoring again, nothing changed about the leads: {out['scored']:,} leads in {steady:.2f} s "
+            f"({out['scored'] / steady:,.0f}/s), {out['written']:,} history rows written"
+        )
         print(
             f"\nbulk rescoring of {scored:,} open leads (best of {args.repeat}): {best_full:.2f} s = "
             f"{scored / best_full:,.0f} leads/s, database write included"
