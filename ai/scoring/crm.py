@@ -191,6 +191,10 @@ def rescore(
     size = expected_deal_size(session)
     scorers = {evaluation.CHAMPION: champ, evaluation.CHALLENGER: chall}
 
+    # A lead's reasons are computed only when its score or model changes (the history keeps them from then):
+    # probabilities are ~10x cheaper than TreeSHAP, and on most days most leads' scores stay where they were.
+    latest = scoring.latest_scores(session, actor, [UUID(c) for c in frame[leads.CONTACT].to_list()])
+
     def compute(lo: int, hi: int) -> list[scoring.NewScore]:
         out: list[scoring.NewScore] = []
         for arm, scorer in scorers.items():
@@ -198,9 +202,28 @@ def rescore(
             if scorer is None or not mask.any():
                 continue
             part = frame.slice(lo, hi - lo).filter(pl.Series(mask))
-            scored = scorer.score(part, reasons=reasons)
+            contacts = [UUID(c) for c in part[leads.CONTACT].to_list()]
+            scored = scorer.score(part, reasons=False)
+            if reasons and scorer.trained is not None:
+                changed = np.array(
+                    [
+                        latest.get(c) != (scorer.model.id, s)
+                        for c, s in zip(contacts, scored["score"].to_list(), strict=True)
+                    ]
+                )
+                if changed.any():
+                    detailed = scorer.score(part.filter(pl.Series(changed)), reasons=True)
+                    at = np.flatnonzero(changed)
+                    factors = [[] for _ in contacts]
+                    for i, row in zip(at, detailed["factors"].to_list(), strict=True):
+                        factors[i] = row
+                    scores = scored["score"].to_numpy().copy()
+                    scores[at] = detailed["score"].to_numpy()
+                    scored = scored.with_columns(
+                        pl.Series("score", scores), pl.Series("factors", factors, dtype=FACTOR_SCHEMA)
+                    )
             for contact, score, p, conf, factors in zip(
-                part[leads.CONTACT].to_list(),
+                contacts,
                 scored["score"].to_list(),
                 scored["probability"].to_list(),
                 scored["confidence"].to_list(),
@@ -209,7 +232,7 @@ def rescore(
             ):
                 out.append(
                     scoring.NewScore(
-                        contact_id=UUID(contact),
+                        contact_id=contact,
                         model_id=scorer.model.id,
                         score=int(score),
                         probability=p,

@@ -366,6 +366,22 @@ def contact_score(session: Session, actor: Actor, contact_id: UUID, *, history: 
     )
 
 
+def latest_scores(session: Session, actor: Actor, contact_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, int]]:
+    """Each lead's latest score row: contact -> (model id, score) (what a rescoring compares with)."""
+    actor.require(SCORES, "read")
+    if not contact_ids:
+        return {}
+    rows = session.execute(
+        text(
+            "SELECT DISTINCT ON (contact_id) contact_id, model_id, score FROM lead_scores"
+            " WHERE tenant_id = :tenant AND contact_id = ANY(CAST(:ids AS uuid[]))"
+            " ORDER BY contact_id, scored_at DESC, id DESC"
+        ),
+        {"ids": list(contact_ids), "tenant": actor.tenant_id},
+    )
+    return {row.contact_id: (row.model_id, row.score) for row in rows}
+
+
 def latest_factors(session: Session, actor: Actor, contact_ids: Sequence[UUID]) -> dict[UUID, list[dict[str, Any]]]:
     """The reasons of each contact's latest score (for lists that show why next to the score)."""
     actor.require(SCORES, "read")
