@@ -16,7 +16,6 @@ a trained model beats them), training on the workspace's own outcomes, rescoring
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -41,8 +40,6 @@ from core.scoring import service as scoring
 from core.scoring.fields import ACCOUNT_CUSTOM_PREFIX, CUSTOM_PREFIX, label
 from core.scoring.models import ScoringSettings
 from core.scoring.schemas import SettingsUpdate
-
-log = logging.getLogger(__name__)
 
 MODEL_TYPE = scoring.MODEL_TYPE
 RULES = scoring.RULES_ALGORITHM

@@ -17,7 +17,6 @@ import polars as pl
 
 from core.scoring.fields import label
 
-MINUS = "\u2212"
 FACTORS = pl.List(pl.Struct({"feature": pl.String, "text": pl.String, "points": pl.Float64}))
 
 
@@ -133,9 +132,3 @@ def score(frame: pl.DataFrame, rules: Sequence[Rule], base: int) -> pl.DataFrame
         {"score": total, "factors": factors},
         schema={"score": pl.Int64, "factors": FACTORS},
     )
-
-
-def said(factor: dict[str, Any]) -> str:
-    """A factor as a rep reads it: "Lead source is Webinar: +15"."""
-    points = round(factor["points"])
-    return f"{factor['text']}: {'+' if points > 0 else MINUS}{abs(points)}"

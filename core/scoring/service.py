@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -52,18 +51,14 @@ def get_settings(session: Session, actor: Actor) -> ScoringSettings:
     stored = session.scalar(select(ScoringSettings).where(ScoringSettings.tenant_id == actor.tenant_id))
     if stored is not None:
         return stored
+    # the columns' own defaults (one place: the model), version 0 for "never saved"
+    defaults = {
+        column.key: column.default.arg
+        for column in ScoringSettings.__table__.columns
+        if column.default is not None and column.default.is_scalar
+    }
     return ScoringSettings(
-        tenant_id=actor.tenant_id,
-        converted_stages=list(DEFAULT_CONVERTED_STAGES),
-        idle_days=90,
-        min_outcomes=200,
-        min_conversions=30,
-        rules_base=20,
-        challenger_model_id=None,
-        challenger_share=Decimal("0.5"),
-        retrain_every_days=7,
-        rescored_through=None,
-        version=0,
+        **{**defaults, "tenant_id": actor.tenant_id, "converted_stages": list(DEFAULT_CONVERTED_STAGES), "version": 0}
     )
 
 
@@ -366,36 +361,28 @@ def contact_score(session: Session, actor: Actor, contact_id: UUID, *, history: 
     )
 
 
-def latest_scores(session: Session, actor: Actor, contact_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, int]]:
-    """Each lead's latest score row: contact -> (model id, score) (what a rescoring compares with)."""
+_LATEST_ROWS = text(
+    "SELECT DISTINCT ON (contact_id) contact_id, model_id, score, factors FROM lead_scores"
+    " WHERE tenant_id = :tenant AND contact_id = ANY(CAST(:ids AS uuid[]))"
+    " ORDER BY contact_id, scored_at DESC, id DESC"
+)
+
+
+def _latest_rows(session: Session, actor: Actor, contact_ids: Sequence[UUID]) -> list[Any]:
     actor.require(SCORES, "read")
     if not contact_ids:
-        return {}
-    rows = session.execute(
-        text(
-            "SELECT DISTINCT ON (contact_id) contact_id, model_id, score FROM lead_scores"
-            " WHERE tenant_id = :tenant AND contact_id = ANY(CAST(:ids AS uuid[]))"
-            " ORDER BY contact_id, scored_at DESC, id DESC"
-        ),
-        {"ids": list(contact_ids), "tenant": actor.tenant_id},
-    )
-    return {row.contact_id: (row.model_id, row.score) for row in rows}
+        return []
+    return list(session.execute(_LATEST_ROWS, {"ids": list(contact_ids), "tenant": actor.tenant_id}))
+
+
+def latest_scores(session: Session, actor: Actor, contact_ids: Sequence[UUID]) -> dict[UUID, tuple[UUID, int]]:
+    """Each lead's latest score row: contact -> (model id, score) (what a rescoring compares with)."""
+    return {row.contact_id: (row.model_id, row.score) for row in _latest_rows(session, actor, contact_ids)}
 
 
 def latest_factors(session: Session, actor: Actor, contact_ids: Sequence[UUID]) -> dict[UUID, list[dict[str, Any]]]:
     """The reasons of each contact's latest score (for lists that show why next to the score)."""
-    actor.require(SCORES, "read")
-    if not contact_ids:
-        return {}
-    rows = session.execute(
-        text(
-            "SELECT DISTINCT ON (contact_id) contact_id, factors FROM lead_scores"
-            " WHERE tenant_id = :tenant AND contact_id = ANY(CAST(:ids AS uuid[]))"
-            " ORDER BY contact_id, scored_at DESC, id DESC"
-        ),
-        {"ids": list(contact_ids), "tenant": actor.tenant_id},
-    )
-    return {row.contact_id: row.factors for row in rows}
+    return {row.contact_id: row.factors for row in _latest_rows(session, actor, contact_ids)}
 
 
 def open_lead_condition(settings: ScoringSettings) -> Any:
