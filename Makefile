@@ -7,10 +7,11 @@ BIN := $(VENV)/bin
 RUNTIME_STAMP := $(VENV)/.installed-runtime
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip --disable-pip-version-check
-# torch is no dependency of ClientForge; an install that pulls it in (several GB) is a mistake to fix.
-NO_TORCH := $(BIN)/python -c "import importlib.util, sys; sys.exit( \
-	'torch got installed into $(VENV): ClientForge must not depend on it; see pip show torch (Required-by)' \
-	if importlib.util.find_spec('torch') else 0)"
+# torch must be the CPU build pinned in pyproject.toml (pip takes it from this machine's disk); a CUDA build
+# (several GB, pulled in by an unpinned requirement) is a mistake to fix.
+CPU_TORCH := $(BIN)/python -c "import importlib.metadata as m, sys; v = m.version('torch'); sys.exit( \
+	None if v.endswith('+cpu') and not any(d.metadata['Name'].startswith('nvidia-') for d in m.distributions()) \
+	else f'torch {v} in $(VENV) is not the pinned CPU build: see pip show torch (Required-by)')"
 
 .PHONY: up test lint install install-dev clean-venv
 
@@ -33,13 +34,13 @@ $(BIN)/python:
 
 $(RUNTIME_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e .
-	@$(NO_TORCH)
+	@$(CPU_TORCH)
 	@touch $@
 
 # The dev install is a superset of the runtime one, so it satisfies both stamps.
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(PIP) install -q -e '.[dev]'
-	@$(NO_TORCH)
+	@$(CPU_TORCH)
 	@touch $@ $(RUNTIME_STAMP)
 
 clean-venv:

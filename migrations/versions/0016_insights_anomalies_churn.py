@@ -1,0 +1,21 @@
+"""Insights: anomalies and churn risk (placeholder: filled in by the work on issue 10)
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-11-27
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
