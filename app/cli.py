@@ -264,6 +264,20 @@ def status(
 # etl ---------------------------------------------------------------------------------------------------------
 
 
+def _workspaces(session: Any, tenant: str | None) -> list[tuple[Any, str]]:
+    """(id, label) of the workspace with slug `tenant`, or of every active workspace."""
+    from sqlalchemy import text
+
+    from core.tenants.service import lookup_slug
+
+    if tenant is None:
+        return [(row.id, str(row.id)) for row in session.execute(text("SELECT id FROM cf_active_tenant_ids()"))]
+    found = lookup_slug(session, tenant)
+    if found is None:
+        _fail(f"No workspace with slug '{tenant}'")
+    return [(found[0], tenant)]
+
+
 @etl_cli.command("run")
 def etl_run(
     tenant: Annotated[
@@ -272,23 +286,13 @@ def etl_run(
     full: Annotated[bool, typer.Option("--full", help="Rebuild from nothing instead of loading what changed.")] = False,
 ) -> None:
     """Load the warehouse now (what changed since the last load, or everything with --full)."""
-    from sqlalchemy import text
-
     from core.db import unit_of_work
-    from core.tenants.service import lookup_slug
     from etl import pipeline
 
     with services_for_command(database=True, redis=True):
         _require_schema_current()
         with unit_of_work() as session:
-            if tenant is None:
-                rows = session.execute(text("SELECT id FROM cf_active_tenant_ids()"))
-                targets = [(row.id, str(row.id)) for row in rows]
-            else:
-                found = lookup_slug(session, tenant)
-                if found is None:
-                    _fail(f"No workspace with slug '{tenant}'")
-                targets = [(found[0], tenant)]
+            targets = _workspaces(session, tenant)
         for tenant_id, label in targets:
             result = pipeline.run(tenant_id, full=full, trigger="manual")
             kind = "full" if result.full else "incremental"
@@ -296,6 +300,43 @@ def etl_run(
             typer.echo(
                 f"{label}: {kind} load, version {result.version}, {result.rows_in:,} rows read,"
                 f" {result.rows_out:,} written in {result.seconds:.2f} s" + (f" ({tables})" if tables else "")
+            )
+
+
+# embeddings --------------------------------------------------------------------------------------------
+
+embeddings_cli = typer.Typer(no_args_is_help=True, help="Embeddings of records for semantic search (ai.nlp).")
+cli.add_typer(embeddings_cli, name="embeddings")
+
+
+@embeddings_cli.command("rebuild")
+def embeddings_rebuild(
+    tenant: Annotated[
+        str | None, typer.Option("--tenant", help="Workspace slug [default: every active workspace]")
+    ] = None,
+) -> None:
+    """Embed every record again now, with a progress bar (the worker keeps embeddings current by itself)."""
+    from ai.nlp import store
+    from core.actor import Actor
+    from core.db import unit_of_work
+
+    with services_for_command(database=True, redis=False):
+        _require_schema_current()
+        with unit_of_work() as session:
+            targets = _workspaces(session, tenant)
+        for tenant_id, label in targets:
+            with unit_of_work(Actor.system(tenant_id)) as session, typer.progressbar(length=100, label=label) as bar:
+                seen = [0]
+
+                def advance(pct: int, _message: str, bar: Any = bar, seen: list[int] = seen) -> None:
+                    bar.update(pct - seen[0])
+                    seen[0] = pct
+
+                result = store.refresh(session, tenant_id, full=True, progress=advance, commit=session.commit)
+                bar.update(100 - seen[0])
+            typer.echo(
+                f"{label}: {sum(result['read'].values()):,} records read, {sum(result['embedded'].values()):,}"
+                f" embedded, {result['removed']:,} vectors of deleted records removed"
             )
 
 

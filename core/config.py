@@ -88,7 +88,12 @@ class Settings(BaseSettings):
     worker_stalled_seconds: float = Field(30.0, alias="CLIENTFORGE_WORKER_STALLED_AFTER")
     # Modules outside core/ whose job handlers and periodic tasks the worker loads (comma separated).
     job_modules: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["etl.tasks", "ai.forecasting.tasks", "ai.scoring.tasks"],
+        default_factory=lambda: [
+            "etl.tasks",
+            "ai.forecasting.tasks",
+            "ai.scoring.tasks",
+            "ai.nlp.tasks",
+        ],
         alias="CLIENTFORGE_JOB_MODULES",
     )
 
@@ -101,6 +106,8 @@ class Settings(BaseSettings):
     # Lead scores follow changes: the leads touched since the last pass are rescored by one job per tenant and
     # window (0: a job per batch of dispatched events, so a change shows in its lead's score within seconds).
     scoring_debounce_seconds: int = Field(0, alias="CLIENTFORGE_SCORING_DEBOUNCE", ge=0, le=60)
+    # Embeddings (semantic search) follow changes the same way: a pass over what changed since the last one.
+    embedding_debounce_seconds: int = Field(0, alias="CLIENTFORGE_EMBEDDING_DEBOUNCE", ge=0, le=60)
     etl_run_retention_days: int = Field(30, alias="CLIENTFORGE_ETL_RUN_RETENTION_DAYS", ge=1)
 
     # Outgoing mail (scheduled reports). Unset host: nothing is sent and schedules record why.

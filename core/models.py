@@ -18,6 +18,7 @@ from core.pipelines.models import Pipeline, Stage
 from core.rbac.models import Permission, Role, RolePermission
 from core.records.models import IdempotencyKey
 from core.scoring.models import LeadScore, ScoringRule, ScoringSettings
+from core.search.models import Embedding
 from core.tasks.models import Task
 from core.tenants.models import Tenant
 from core.users.models import Team, User
@@ -37,6 +38,7 @@ __all__ = [
     "CustomFieldValue",
     "Deal",
     "DealStageHistory",
+    "Embedding",
     "Event",
     "ForecastBreakdown",
     "IdempotencyKey",

@@ -70,14 +70,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_reactions_to_every_change() -> Iterator[None]:
-    """A test that imports etl.tasks or ai.scoring.tasks (for their job handlers) must not leave every later test's
-    events queueing warehouse loads and rescoring passes that their `drain()` then waits for; the tests that want
-    them subscribe themselves."""
+    """A test that imports etl.tasks or ai/ task modules (for their job handlers) must not leave every later test's
+    events queueing warehouse loads, rescoring, embedding and insight passes that their `drain()` then waits for;
+    the tests that want them subscribe themselves."""
     yield
-    from core.events.service import unsubscribe
+    from core.events.service import subscribers, unsubscribe
 
-    unsubscribe("*", "etl.load")
-    unsubscribe("*", "scoring.changes")
+    for kind in set(subscribers("*")):
+        unsubscribe("*", kind)
 
 
 @pytest.fixture(autouse=True)

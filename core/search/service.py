@@ -26,6 +26,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, or_
 from sqlalchemy.orm import Session
 
 from core.accounts.models import Account
+from core.activities.models import Activity
 from core.actor import Actor
 from core.contacts.models import Contact
 from core.deals.models import Deal
@@ -33,6 +34,7 @@ from core.errors import PermissionDenied, ValidationFailed
 from core.notes.models import Note
 from core.search.schemas import MAX_LIMIT, MAX_QUERY_LENGTH, SEARCH_TYPES, SearchHit
 
+EMBED_ALL_JOB = "nlp.embed_all"  # the worker's handler is in ai/nlp/tasks.py
 FULLTEXT_CANDIDATES = 50
 FUZZY_CANDIDATES = 200
 FUZZY_MIN_SCORE = 75.0
@@ -51,16 +53,16 @@ class _Candidate:
     names: tuple[str, ...] = ()
 
 
-def parse_types(raw: str | Sequence[str] | None) -> list[str]:
+def parse_types(raw: str | Sequence[str] | None, known: Sequence[str] = SEARCH_TYPES) -> list[str]:
     """`contacts,deals` (or a list) into known types, in the given order; unknown names are a 400 naming them."""
     if raw is None:
-        return list(SEARCH_TYPES)
+        return list(known)
     items = raw.split(",") if isinstance(raw, str) else [t for part in raw for t in part.split(",")]
     wanted = list(dict.fromkeys(t.strip() for t in items if t.strip()))
-    unknown = [t for t in wanted if t not in SEARCH_TYPES]
+    unknown = [t for t in wanted if t not in known]
     if unknown or not wanted:
         raise ValidationFailed(
-            f"Unknown search type: {', '.join(unknown) or '(none)'}; use any of {', '.join(SEARCH_TYPES)}",
+            f"Unknown search type: {', '.join(unknown) or '(none)'}; use any of {', '.join(known)}",
             details=[{"field": "types", "message": "unknown type", "value": t[:50]} for t in unknown]
             or [{"field": "types", "message": "name at least one type"}],
         )
@@ -158,18 +160,29 @@ def _deals(session: Session, actor: Actor, words: list[str], found: dict[tuple[s
         hit.rank = float(row.rank)
 
 
-def _notes(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
+def _readable_notes(actor: Actor) -> Any:
+    """Notes the actor may read: their own scope, and only on parent records they may read (None: none)."""
     parents = []
     for entity_type, model in (("contacts", Contact), ("accounts", Account), ("deals", Deal)):
         if actor.can(entity_type, "read"):
             visible = actor.readable(model).with_only_columns(literal(1)).where(model.id == Note.entity_id)
             parents.append(and_(Note.entity_type == entity_type, visible.exists()))
     if not parents:
+        return None
+    return actor.readable(Note).with_only_columns(Note.id, Note.body, Note.entity_type).where(or_(*parents))
+
+
+def _note_title(body: str) -> str:
+    title = " ".join(body.split())
+    return title if len(title) <= 80 else title[:79] + "…"
+
+
+def _notes(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
+    base = _readable_notes(actor)
+    if base is None:
         return
-    base = actor.readable(Note).with_only_columns(Note.id, Note.body, Note.entity_type).where(or_(*parents))
     for row in _fulltext(session, base, Note.search, words):
-        title = " ".join(row.body.split())
-        title = title if len(title) <= 80 else title[:79] + "…"
+        title = _note_title(row.body)
         hit = found.setdefault(("notes", row.id), _Candidate("notes", row.id, title, f"Note on {row.entity_type}"))
         hit.matched.add("fulltext")
         hit.rank = float(row.rank)
@@ -238,3 +251,59 @@ def search(
         )
         for score, hit in scored[:limit]
     ]
+
+
+def describe(session: Session, actor: Actor, entity_type: str, ids: Sequence[Any]) -> dict[Any, tuple[str, str | None]]:
+    """Title and subtitle of each of `ids` (of one type) that the actor may read, as search shows them; ids the
+    actor may not read (or deleted, or of another tenant) are left out. For hits found by other means
+    (semantic search), so that they are shown and permission-filtered exactly as full-text hits are."""
+    if not ids or not actor.can(entity_type, "read"):
+        return {}
+    wanted = list(ids)
+    if entity_type == "contacts":
+        rows = session.execute(
+            actor.readable(Contact)
+            .with_only_columns(Contact.id, Contact.first_name, Contact.last_name, Contact.email, Contact.company)
+            .where(Contact.id.in_(wanted))
+        )
+        return {r.id: (f"{r.first_name} {r.last_name}", r.email or r.company) for r in rows}
+    if entity_type == "accounts":
+        rows = session.execute(
+            actor.readable(Account)
+            .with_only_columns(Account.id, Account.name, Account.domain)
+            .where(Account.id.in_(wanted))
+        )
+        return {r.id: (r.name, r.domain) for r in rows}
+    if entity_type == "deals":
+        rows = session.execute(
+            actor.readable(Deal)
+            .with_only_columns(Deal.id, Deal.name, Deal.amount, Deal.currency)
+            .where(Deal.id.in_(wanted))
+        )
+        return {r.id: (r.name, f"{r.amount} {r.currency}" if r.amount is not None else None) for r in rows}
+    if entity_type == "notes":
+        base = _readable_notes(actor)
+        if base is None:
+            return {}
+        rows = session.execute(base.where(Note.id.in_(wanted)))
+        return {r.id: (_note_title(r.body), f"Note on {r.entity_type}") for r in rows}
+    if entity_type == "activities":
+        rows = session.execute(
+            actor.readable(Activity)
+            .with_only_columns(Activity.id, Activity.type, Activity.subject, Activity.occurred_at)
+            .where(Activity.id.in_(wanted))
+        )
+        return {r.id: (r.subject, f"{r.type.capitalize()} on {r.occurred_at:%Y-%m-%d}") for r in rows}
+    raise ValidationFailed(f"Unknown record type: {entity_type}")
+
+
+def queue_embedding_rebuild(session: Session, actor: Actor) -> Any:
+    """Queue the embedding of every record of the workspace (`settings:manage`), e.g. after an upgrade of the
+    model; follow it at /jobs/{id}. Asking again within the same minute returns the same job."""
+    from datetime import UTC, datetime
+
+    from core.jobs import service as jobs
+
+    actor.require("settings", "manage")
+    minute = int(datetime.now(UTC).timestamp()) // 60
+    return jobs.enqueue(session, actor, EMBED_ALL_JOB, {"trigger": "manual"}, dedupe_key=f"{EMBED_ALL_JOB}:{minute}")

@@ -10,6 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from ai.nlp import store
 from core.auth import service as auth
 from core.config import APP_DB_ROLE
 from core.db import Base, app_engine, owner_engine, unit_of_work
@@ -232,6 +233,8 @@ def _populate_records(world: TenantWorld) -> None:
                 ),
             ]
         )
+        session.flush()
+        store.refresh(session, t, types=["notes"])  # the note's embedding, as the worker writes it
 
 
 def test_every_tenant_table_has_row_level_security_enabled_forced_and_a_policy():

@@ -65,6 +65,8 @@ def test_a_rep_never_sees_another_reps_records_and_no_tenant_sees_another(client
         {"q": "ada", "limit": 0},
         {"q": "ada", "limit": 51},
         {"q": "ada", "limit": "many"},
+        {"q": "ada", "mode": "fuzzy"},
+        {"q": "ada", "mode": "text", "types": "activities"},
     ],
 )
 def test_bad_input_is_400(client, rworlds, params):
@@ -76,3 +78,32 @@ def test_odd_queries_are_answered_not_failed(client, rworlds, q):
     assert isinstance(
         assert_success(client.get(f"{API}/search", params={"q": q}, headers=rworlds.headers["admin"])), list
     )
+
+
+def test_semantic_mode_finds_by_meaning_what_text_mode_misses(client, rworlds):
+    from ai.nlp import store
+    from core.actor import Actor
+    from core.db import unit_of_work
+
+    last = _name()
+    account_id = add_account(rworlds.home, rworlds.users["rep"], f"{last} Bakery")
+    headers = rworlds.headers["rep"]
+    with unit_of_work(Actor.system(rworlds.home.tenant_id)) as session:
+        store.refresh(session, rworlds.home.tenant_id, types=["accounts"])
+    params = {"q": "bread shop", "types": "accounts"}
+    words = assert_success(client.get(f"{API}/search", params={**params, "mode": "text"}, headers=headers))
+    meaning = assert_success(client.get(f"{API}/search", params={**params, "mode": "semantic"}, headers=headers))
+    fused = assert_success(client.get(f"{API}/search", params=params, headers=headers))
+    assert str(account_id) not in {h["id"] for h in words}
+    assert meaning[0]["id"] == str(account_id) and meaning[0]["matched"] == ["semantic"]
+    assert str(account_id) in {h["id"] for h in fused}
+
+
+def test_rebuilding_embeddings_is_a_job_for_admins(client, rworlds):
+    import ai.nlp.tasks  # noqa: F401  (the job's handler, as the API process of `clientforge up` has it)
+
+    response = client.post(f"{API}/search/embeddings/rebuild", headers=rworlds.headers["admin"])
+    job = assert_success(response, 202)
+    assert response.headers["Location"] == f"/api/v1/jobs/{job['id']}"
+    assert job["kind"] == "nlp.embed_all" and job["status"] == "queued"
+    assert_error(client.post(f"{API}/search/embeddings/rebuild", headers=rworlds.headers["rep"]), 403)

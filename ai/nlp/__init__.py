@@ -1,0 +1,1 @@
+"""Text: embeddings (`embeddings.embed`), their store and search (`store`, `search`), and sentiment."""
