@@ -14,6 +14,11 @@ EXTERNAL_PREFIXES = ("procrastinate_",)
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # noqa: ANN001
+    # The vector column and its HNSW indexes depend on whether the server has pgvector (migration 0014).
+    if type_ == "index" and name and name.startswith("ix_embeddings_hnsw_"):
+        return False
+    if type_ == "column" and name == "embedding" and getattr(obj, "table", None) is not None:
+        return obj.table.name != "embeddings"
     if type_ == "table" and name and name.startswith(EXTERNAL_PREFIXES):
         return False
     if type_ in ("index", "foreign_key_constraint", "unique_constraint") and getattr(obj, "table", None) is not None:
