@@ -57,6 +57,12 @@ else:
     with st.sidebar:
         st.markdown(f"**{who.name if who else actor.email}**")
         st.caption(f"{actor.role.title()} · {who.tenant_slug if who else ''}")
+        with st.form("cf_search", border=False, enter_to_submit=True):
+            asked = st.text_input(
+                "Search", key="cf_search_q", placeholder="Search records…", label_visibility="collapsed"
+            )
+            if st.form_submit_button("Search", icon=":material/search:") and asked.strip():
+                st.switch_page(PAGES_DIR / "search.py", query_params={"q": asked.strip()})
         if st.button("Sign out", icon=":material/logout:", key="cf_sign_out"):
             session.sign_out(actor)
             st.rerun()

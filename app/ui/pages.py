@@ -50,6 +50,7 @@ PAGES: tuple[PageDef, ...] = (
     PageDef("contacts.py", "Contacts", ":material/person:", "Workspace", ("contacts:read",)),
     PageDef("accounts.py", "Accounts", ":material/domain:", "Workspace", ("accounts:read",)),
     PageDef("tasks.py", "Tasks", ":material/task_alt:", "Workspace", ("tasks:read",)),
+    PageDef("search.py", "Search", ":material/search:", "Workspace"),
     PageDef("deal.py", "Deal", ":material/handshake:", "Workspace", ("deals:read",), hidden=True),
     PageDef("contact.py", "Contact", ":material/person:", "Workspace", ("contacts:read",), hidden=True),
     PageDef("account.py", "Account", ":material/domain:", "Workspace", ("accounts:read",), hidden=True),

@@ -307,3 +307,30 @@ def queue_embedding_rebuild(session: Session, actor: Actor) -> Any:
     actor.require("settings", "manage")
     minute = int(datetime.now(UTC).timestamp()) // 60
     return jobs.enqueue(session, actor, EMBED_ALL_JOB, {"trigger": "manual"}, dedupe_key=f"{EMBED_ALL_JOB}:{minute}")
+
+
+def parents(session: Session, actor: Actor, entity_type: str, ids: Sequence[Any]) -> dict[Any, tuple[str, Any]]:
+    """The record page each note or activity belongs on: id -> ("contact" | "account" | "deal", parent id), for
+    links from search hits (readable ones only; an activity's deal first, then its account, then its contact)."""
+    if not ids:
+        return {}
+    if entity_type == "notes":
+        base = _readable_notes(actor)
+        if base is None:
+            return {}
+        rows = session.execute(base.add_columns(Note.entity_id).where(Note.id.in_(list(ids))))
+        return {r.id: (r.entity_type.removesuffix("s"), r.entity_id) for r in rows}
+    if entity_type == "activities" and actor.can("activities", "read"):
+        rows = session.execute(
+            actor.readable(Activity)
+            .with_only_columns(Activity.id, Activity.deal_id, Activity.account_id, Activity.contact_id)
+            .where(Activity.id.in_(list(ids)))
+        )
+        found: dict[Any, tuple[str, Any]] = {}
+        for r in rows:
+            for kind, parent in (("deal", r.deal_id), ("account", r.account_id), ("contact", r.contact_id)):
+                if parent is not None:
+                    found[r.id] = (kind, parent)
+                    break
+        return found
+    return {}
