@@ -61,7 +61,7 @@ else:
             asked = st.text_input(
                 "Search", key="cf_search_q", placeholder="Search records…", label_visibility="collapsed"
             )
-            if st.form_submit_button("Search", icon=":material/search:") and asked.strip():
+            if st.form_submit_button("Search", icon=":material/search:", key="cf_search_go") and asked.strip():
                 st.switch_page(PAGES_DIR / "search.py", query_params={"q": asked.strip()})
         if st.button("Sign out", icon=":material/logout:", key="cf_sign_out"):
             session.sign_out(actor)

@@ -41,7 +41,7 @@ def test_meaning_finds_what_words_miss_and_links_to_the_record(demo_workspace: S
 def test_the_sidebar_box_opens_the_search_page_with_the_query(demo_workspace: SeedResult) -> None:
     at = as_role(demo_workspace, "manager")
     at.sidebar.text_input(key="cf_search_q").input("zzqx nothing like this")
-    at.sidebar.button[-1].click().run()
+    at.sidebar.button(key="cf_search_go").click().run()
     assert not at.exception, at.exception
     assert at.text_input(key="search_q").value == "zzqx nothing like this"
     assert "Nothing found" in shown(at)
