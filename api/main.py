@@ -22,6 +22,7 @@ from api.idempotency import IdempotencyMiddleware
 from api.middleware import PlatformMiddleware
 from api.routers import (
     accounts,
+    actions,
     activities,
     admin,
     api_keys,
@@ -130,6 +131,7 @@ def create_app() -> FastAPI:
         *(reports.router, dashboards.router, reports.warehouse_router),
         *(forecasts.router, forecasts.quotas_router),
         *(scoring.router, scoring.contacts_router),
+        actions.router,
     ):
         _include_flat(app, router, prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])
 

@@ -93,6 +93,7 @@ class Settings(BaseSettings):
             "ai.forecasting.tasks",
             "ai.scoring.tasks",
             "ai.nlp.tasks",
+            "ai.insights.action_tasks",
         ],
         alias="CLIENTFORGE_JOB_MODULES",
     )

@@ -1,6 +1,7 @@
 """Every mapped table, imported in one place for Alembic and for the mapper registry."""
 
 from core.accounts.models import Account
+from core.actions.models import NextActionDecision, NextBestAction
 from core.activities.models import Activity
 from core.analytics.models import Dashboard, DashboardWidget, EtlRun, Report, ReportSchedule
 from core.audit.models import AuditLog
@@ -47,6 +48,8 @@ __all__ = [
     "ImportRow",
     "Job",
     "LeadScore",
+    "NextActionDecision",
+    "NextBestAction",
     "MlModel",
     "Note",
     "Report",

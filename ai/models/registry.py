@@ -36,6 +36,7 @@ RESOURCES = {
     "forecast": "forecasts",
     "lead_scoring": "scores",
     "churn_prediction": "scores",
+    "next_best_action": "insights",
 }
 DEFAULT_RESOURCE = "settings"
 

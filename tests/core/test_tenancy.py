@@ -11,6 +11,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from ai.nlp import store
+from core.actions.models import NextActionDecision, NextBestAction
 from core.auth import service as auth
 from core.config import APP_DB_ROLE
 from core.db import Base, app_engine, owner_engine, unit_of_work
@@ -223,6 +224,36 @@ def _populate_records(world: TenantWorld) -> None:
                     next_run_at=datetime.now(UTC) + timedelta(days=1),
                 ),
                 EtlRun(id=new_id(), tenant_id=t, trigger="manual", full=True, started_at=datetime.now(UTC)),
+                NextBestAction(
+                    id=new_id(),
+                    tenant_id=t,
+                    owner_id=owner,
+                    kind="multi_thread",
+                    entity_type="deals",
+                    deal_id=deal.id,
+                    condition_key=f"multi_thread:{deal.id}:{account.id}",
+                    title="Multi-thread Acme",
+                    reason="Ada is the only contact at Acme",
+                    expected_value=10,
+                    win_probability=0.1,
+                    uplift=0.01,
+                    change={"type": "task", "title": "Find a second contact at Acme", "dueInDays": 3},
+                    model_version="uplift-test",
+                ),
+                NextActionDecision(
+                    id=new_id(),
+                    tenant_id=t,
+                    owner_id=owner,
+                    action_id=new_id(),
+                    kind="schedule_next_step",
+                    entity_type="deals",
+                    entity_id=deal.id,
+                    condition_key=f"schedule_next_step:{deal.id}",
+                    decision="ignored",
+                    expected_value=10,
+                    model_version="uplift-test",
+                    decided_by=owner,
+                ),
                 ForecastBreakdown(
                     id=new_id(),
                     tenant_id=t,
