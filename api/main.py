@@ -42,6 +42,7 @@ from api.routers import (
     roles,
     scoring,
     search,
+    suggestions,
     tasks,
     users,
     webhooks,
@@ -132,6 +133,7 @@ def create_app() -> FastAPI:
         *(forecasts.router, forecasts.quotas_router),
         *(scoring.router, scoring.contacts_router),
         actions.router,
+        suggestions.router,
     ):
         _include_flat(app, router, prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])
 

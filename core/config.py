@@ -94,6 +94,7 @@ class Settings(BaseSettings):
             "ai.scoring.tasks",
             "ai.nlp.tasks",
             "ai.insights.action_tasks",
+            "ai.insights.enrichment_tasks",
         ],
         alias="CLIENTFORGE_JOB_MODULES",
     )

@@ -20,6 +20,7 @@ from core.rbac.models import Permission, Role, RolePermission
 from core.records.models import IdempotencyKey
 from core.scoring.models import LeadScore, ScoringRule, ScoringSettings
 from core.search.models import Embedding
+from core.suggestions.models import EnrichmentState, FieldSuggestion
 from core.tasks.models import Task
 from core.tenants.models import Tenant
 from core.users.models import Team, User
@@ -40,6 +41,8 @@ __all__ = [
     "Deal",
     "DealStageHistory",
     "Embedding",
+    "EnrichmentState",
+    "FieldSuggestion",
     "Event",
     "ForecastBreakdown",
     "IdempotencyKey",

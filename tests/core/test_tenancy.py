@@ -49,6 +49,7 @@ from core.models import (
     WebhookDelivery,
     tenant_tables,
 )
+from core.suggestions.models import EnrichmentState, FieldSuggestion
 from core.users import service as users
 from core.users.schemas import TeamCreate, UserCreate, UserUpdate
 from tests.core.conftest import owner_execute
@@ -181,6 +182,21 @@ def _populate_records(world: TenantWorld) -> None:
             [
                 DealStageHistory(id=new_id(), tenant_id=t, deal_id=deal.id, to_stage_id=stage.id, changed_by=owner),
                 LeadScore(id=new_id(), tenant_id=t, contact_id=contact.id, model_id=model.id, score=42),
+                FieldSuggestion(
+                    id=new_id(),
+                    tenant_id=t,
+                    entity_type="contacts",
+                    entity_id=contact.id,
+                    field="phone",
+                    current_value="(415) 555-2671",
+                    suggested_value="+14155552671",
+                    suggested_label="+14155552671 (United States)",
+                    confidence=0.95,
+                    reason="The phone (415) 555-2671 written in international format (E.164): United States",
+                    source="rule:phone_e164",
+                    fingerprint="0" * 64,
+                ),
+                EnrichmentState(id=new_id(), tenant_id=t, enriched_through=datetime.now(UTC)),
                 ScoringRule(id=new_id(), tenant_id=t, field="lead_source", operator="equals", value="Web", points=5),
                 ScoringSettings(id=new_id(), tenant_id=t, converted_stages=["customer"]),
                 Activity(id=new_id(), tenant_id=t, owner_id=owner, type="call", subject="Intro", contact_id=contact.id),

@@ -1,0 +1,2 @@
+"""Insights on every record: anomalies, churn risk, next best actions, enrichment and field suggestions
+(docs/insights.md)."""
