@@ -7,7 +7,8 @@ import streamlit as st
 
 from ai.nlp import search as hybrid
 from app.ui import widgets as ui
-from app.ui.calls import load
+from app.ui.calls import attempt, load
+from core.jobs.service import TERMINAL_STATUSES
 from core.search import service as search_service
 from core.search.schemas import SEMANTIC_TYPES
 
@@ -19,6 +20,21 @@ readable = [t for t in SEMANTIC_TYPES if actor.can(t, "read")]
 if not readable:
     ui.empty("Your role can read no records to search.")
     st.stop()
+
+if actor.can("settings", "manage"):
+    with st.expander("Search index (admins)"):
+        coverage = load(actor, search_service.embedding_coverage)
+        tiles = st.columns(len(coverage))
+        for tile, (kind, (embedded, total)) in zip(tiles, coverage.items(), strict=True):
+            tile.metric(kind.capitalize(), f"{embedded:,} / {total:,}", help="records searchable by meaning / all")
+        st.caption("The worker embeds every change within seconds; a rebuild embeds everything again.")
+        job = load(actor, search_service.latest_rebuild)
+        if job is not None and job.status not in TERMINAL_STATUSES:
+            st.progress(job.progress / 100, text=f"Rebuilding: {job.message or job.status} ({job.progress}%)")
+        elif st.button("Rebuild the index", key="search_rebuild", icon=":material/refresh:"):
+            attempt(
+                actor, search_service.queue_embedding_rebuild, done="Rebuild queued: the worker is on it.", rerun=True
+            )
 
 left, right = st.columns([3, 2])
 query = left.text_input("Search", value=st.query_params.get("q", ""), key="search_q", placeholder="Search anything")

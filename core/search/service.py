@@ -334,3 +334,39 @@ def parents(session: Session, actor: Actor, entity_type: str, ids: Sequence[Any]
                     break
         return found
     return {}
+
+
+def embedding_coverage(session: Session, actor: Actor) -> dict[str, tuple[int, int]]:
+    """Per record type: (records with a current vector, live records), for the admin's view of the index."""
+    from sqlalchemy import text
+
+    from core.search.models import EMBEDDED_TYPES
+
+    actor.require("settings", "manage")
+    found: dict[str, tuple[int, int]] = {}
+    for entity_type in EMBEDDED_TYPES:  # fixed table names, never input
+        row = session.execute(
+            text(
+                f"SELECT count(*) AS total, count(e.entity_id) AS embedded FROM {entity_type} r"
+                " LEFT JOIN embeddings e ON e.tenant_id = r.tenant_id AND e.entity_type = :e AND e.entity_id = r.id"
+                " WHERE r.tenant_id = :t AND r.deleted_at IS NULL"
+            ),
+            {"e": entity_type, "t": actor.tenant_id},
+        ).one()
+        found[entity_type] = (int(row.embedded), int(row.total))
+    return found
+
+
+def latest_rebuild(session: Session, actor: Actor) -> Any:
+    """The newest embedding rebuild job of the workspace (None if there was none)."""
+    from sqlalchemy import select
+
+    from core.jobs.models import Job
+
+    actor.require("settings", "manage")
+    return session.scalar(
+        select(Job)
+        .where(Job.tenant_id == actor.tenant_id, Job.kind == EMBED_ALL_JOB)
+        .order_by(Job.created_at.desc())
+        .limit(1)
+    )

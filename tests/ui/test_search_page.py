@@ -45,3 +45,22 @@ def test_the_sidebar_box_opens_the_search_page_with_the_query(demo_workspace: Se
     assert not at.exception, at.exception
     assert at.text_input(key="search_q").value == "zzqx nothing like this"
     assert "Nothing found" in shown(at)
+
+
+def test_an_admin_sees_the_index_coverage_and_queues_a_rebuild(demo_workspace: SeedResult) -> None:
+    import ai.nlp.tasks  # noqa: F401  (the rebuild job's handler, as `clientforge up` loads it)
+    from core.search import service as search_service
+
+    admin = actor_of(demo_workspace, "admin")
+    at = open_page(as_role(demo_workspace, "admin"), "search.py")
+    assert not at.exception, at.exception
+    labels = {m.label: m.value for m in at.metric}
+    embedded, total = (int(x.replace(",", "")) for x in labels["Accounts"].split(" / "))
+    assert total >= 100 and 0 <= embedded <= total
+    at.button(key="search_rebuild").click().run()
+    assert not at.exception, at.exception
+    with unit_of_work(admin) as session:
+        job = search_service.latest_rebuild(session, admin)
+        assert job is not None and job.kind == "nlp.embed_all" and job.status == "queued"
+    rep = open_page(as_role(demo_workspace, "rep"), "search.py")
+    assert not rep.metric  # not for reps
