@@ -32,7 +32,7 @@ from core.search.schemas import MAX_LIMIT, MAX_QUERY_LENGTH, SEARCH_TYPES, SEMAN
 Mode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
 RRF_K = 60
-SEMANTIC_CANDIDATES = 50
+SEMANTIC_CANDIDATES = 30
 # Cosine below which a record is not offered as a meaning match (MiniLM: unrelated texts sit around 0.0-0.2).
 MIN_SIMILARITY = 0.25
 _TYPE_WORDS = {
@@ -100,15 +100,17 @@ def _semantic(
     """Nearest records by meaning, most similar first; and whether the query was a search by example."""
     example = _by_example(session, actor, query, types)
     if example is not None:
-        (vector, (own_type, own_id)), types = example
+        (vector, (_, own_id)), types = example
     else:
-        vector, own_type, own_id = embeddings.embed([query])[0], None, None
-    found: list[tuple[str, UUID, float]] = []
-    for entity_type in types:
-        exclude = [own_id] if entity_type == own_type and own_id is not None else []
-        for entity_id, similarity in store.nearest(session, actor, entity_type, vector, candidates, exclude=exclude):
-            if similarity >= MIN_SIMILARITY:
-                found.append((entity_type, entity_id, similarity))
+        vector, own_id = embeddings.embed([query])[0], None
+    exclude = [own_id] if own_id is not None else []
+    found = [
+        (entity_type, entity_id, similarity)
+        for entity_type, entity_id, similarity in store.nearest_many(
+            session, actor, types, vector, candidates, exclude=exclude
+        )
+        if similarity >= MIN_SIMILARITY
+    ]
     found.sort(key=lambda item: -item[2])
     return found, example is not None
 

@@ -292,32 +292,62 @@ def nearest(
 ) -> list[tuple[UUID, float]]:
     """The `k` records of `entity_type` (in the actor's tenant) whose vectors are closest to `vector`, with
     their cosine similarity, most similar first. Not filtered by record scope: see the module docstring."""
-    _check_type(entity_type)
+    return [
+        (entity_id, sim)
+        for _, entity_id, sim in nearest_many(session, actor, [entity_type], vector, k, exclude=exclude)
+    ]
+
+
+def nearest_many(
+    session: Session,
+    actor: Actor,
+    types: Iterable[str],
+    vector: np.ndarray,
+    k: int = 50,
+    *,
+    exclude: Iterable[UUID] = (),
+) -> list[tuple[str, UUID, float]]:
+    """`nearest` for several record types in one round trip: up to `k` of each, as (type, id, similarity),
+    each type's most similar first."""
+    wanted_types = list(dict.fromkeys(types))
+    for entity_type in wanted_types:
+        _check_type(entity_type)
     excluded = set(exclude)
     wanted = k + len(excluded)
     kind = backend(session)
+    found: dict[str, list[tuple[UUID, float]]] = {}
     if not kind.pgvector:
-        return _exact_numpy(session, actor.tenant_id, entity_type, vector, wanted, excluded)[:k]
-    literal = _literal(vector, True)
-    # entity_type is one of EMBEDDED_TYPES (checked), written inline so the planner matches the partial index.
-    distance = "(embedding OPERATOR(extensions.<=>) CAST(:q AS extensions.vector))"
-    sql = (
-        f"SELECT entity_id, 1 - {distance} AS similarity"
-        f" FROM embeddings WHERE tenant_id = :t AND entity_type = '{entity_type}'"
-        f" ORDER BY {distance}{{extra}} LIMIT :k"
-    )
-    params = {"q": literal, "t": actor.tenant_id, "k": wanted}
-    session.execute(text(f"SET LOCAL hnsw.ef_search = {max(40, min(1000, 2 * wanted))}"))
-    if kind.iterative_scan:
-        session.execute(text("SET LOCAL hnsw.iterative_scan = relaxed_order"))
-    rows = session.execute(text(sql.format(extra="")), params).all()
-    if len(rows) < wanted:
-        # Fewer rows than asked: either the workspace has fewer, or the graph walk ran out before the tenant
-        # filter let enough through. An exact scan (the `+ 0` keeps the index out) settles it.
-        rows = session.execute(text(sql.format(extra=" + 0")), params).all()
-    if kind.iterative_scan:  # relaxed order: sort the few rows exactly
-        rows = sorted(rows, key=lambda r: -r.similarity)
-    return [(r.entity_id, float(r.similarity)) for r in rows if r.entity_id not in excluded][:k]
+        for entity_type in wanted_types:
+            found[entity_type] = _exact_numpy(session, actor.tenant_id, entity_type, vector, wanted, excluded)
+    else:
+        # Types are EMBEDDED_TYPES (checked), written inline so that the planner matches each partial index.
+        distance = "(embedding OPERATOR(extensions.<=>) CAST(:q AS extensions.vector))"
+
+        def per_type(entity_type: str, extra: str = "") -> str:
+            return (
+                f"(SELECT '{entity_type}' AS entity_type, entity_id, 1 - {distance} AS similarity FROM embeddings"
+                f" WHERE tenant_id = :t AND entity_type = '{entity_type}' ORDER BY {distance}{extra} LIMIT :k)"
+            )
+
+        params = {"q": _literal(vector, True), "t": actor.tenant_id, "k": wanted}
+        settings = f"SELECT set_config('hnsw.ef_search', '{max(40, min(1000, 2 * wanted))}', true)"
+        if kind.iterative_scan:
+            settings += ", set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+        session.execute(text(settings))
+        rows = session.execute(text(" UNION ALL ".join(per_type(t) for t in wanted_types)), params).all()
+        for entity_type in wanted_types:
+            found[entity_type] = [(r.entity_id, float(r.similarity)) for r in rows if r.entity_type == entity_type]
+        for entity_type in wanted_types:
+            if len(found[entity_type]) < wanted:
+                # Fewer rows than asked: the workspace has fewer, or the graph walk ran out before the tenant
+                # filter let enough through. An exact scan (the `+ 0` keeps the index out) settles it.
+                exact = session.execute(text(per_type(entity_type, " + 0")), params).all()
+                found[entity_type] = [(r.entity_id, float(r.similarity)) for r in exact]
+    result: list[tuple[str, UUID, float]] = []
+    for entity_type in wanted_types:
+        ranked = sorted(found[entity_type], key=lambda pair: -pair[1])  # relaxed order: sort the few rows exactly
+        result.extend((entity_type, i, sim) for i, sim in ranked if i not in excluded)
+    return [row for t in wanted_types for row in [r for r in result if r[0] == t][:k]]
 
 
 def _exact_numpy(
