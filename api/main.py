@@ -27,6 +27,7 @@ from api.routers import (
     admin,
     api_keys,
     auth,
+    churn,
     contacts,
     custom_fields,
     dashboards,
@@ -42,6 +43,7 @@ from api.routers import (
     roles,
     scoring,
     search,
+    sentiment,
     suggestions,
     tasks,
     users,
@@ -133,6 +135,8 @@ def create_app() -> FastAPI:
         *(forecasts.router, forecasts.quotas_router),
         *(scoring.router, scoring.contacts_router),
         actions.router,
+        churn.router,
+        *(sentiment.router, sentiment.accounts_router),
         suggestions.router,
     ):
         _include_flat(app, router, prefix=API_PREFIX, dependencies=[Depends(limit_by_ip)])

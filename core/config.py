@@ -93,8 +93,10 @@ class Settings(BaseSettings):
             "ai.forecasting.tasks",
             "ai.scoring.tasks",
             "ai.nlp.tasks",
+            "ai.nlp.sentiment_tasks",
             "ai.insights.action_tasks",
             "ai.insights.enrichment_tasks",
+            "ai.insights.churn_tasks",
         ],
         alias="CLIENTFORGE_JOB_MODULES",
     )

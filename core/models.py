@@ -6,6 +6,7 @@ from core.activities.models import Activity
 from core.analytics.models import Dashboard, DashboardWidget, EtlRun, Report, ReportSchedule
 from core.audit.models import AuditLog
 from core.auth.models import ApiKey
+from core.churn.models import ChurnRisk
 from core.contacts.models import Contact
 from core.custom_fields.models import CustomField, CustomFieldValue
 from core.db import Base
@@ -20,6 +21,7 @@ from core.rbac.models import Permission, Role, RolePermission
 from core.records.models import IdempotencyKey
 from core.scoring.models import LeadScore, ScoringRule, ScoringSettings
 from core.search.models import Embedding
+from core.sentiment.models import SentimentExample, TextSentiment
 from core.suggestions.models import EnrichmentState, FieldSuggestion
 from core.tasks.models import Task
 from core.tenants.models import Tenant
@@ -31,6 +33,7 @@ __all__ = [
     "Activity",
     "ApiKey",
     "AuditLog",
+    "ChurnRisk",
     "Dashboard",
     "DashboardWidget",
     "EtlRun",
@@ -65,9 +68,11 @@ __all__ = [
     "SalesForecast",
     "ScoringRule",
     "ScoringSettings",
+    "SentimentExample",
     "Stage",
     "Task",
     "Team",
+    "TextSentiment",
     "Tenant",
     "User",
     "Webhook",

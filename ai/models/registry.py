@@ -37,6 +37,7 @@ RESOURCES = {
     "lead_scoring": "scores",
     "churn_prediction": "scores",
     "next_best_action": "insights",
+    "sentiment": "insights",
 }
 DEFAULT_RESOURCE = "settings"
 

@@ -20,6 +20,7 @@ import pandas as pd
 import streamlit as st
 from pydantic import ValidationError as SchemaError
 
+from app.ui import sentiment
 from app.ui import widgets as ui
 from app.ui.calls import attempt, load, remember_toast
 from app.ui.pages import by_file
@@ -526,7 +527,8 @@ TIMELINE_STEP = 10  # timeline entries shown at first, and added by each "Show m
 
 def timeline(actor: Actor, entity_type: str, record_id: UUID, everyone: Mapping[str, Person]) -> None:
     """The record's activities and notes together: pinned notes first, then newest first; the first
-    `TIMELINE_STEP` entries, and a button for more (a busy account has hundreds)."""
+    `TIMELINE_STEP` entries, and a button for more (a busy account has hundreds). Each entry carries its
+    sentiment badge and reason, with one-click correction for who may edit it (app/ui/sentiment.py)."""
     entries: list[tuple[datetime, str, dict[str, Any]]] = []
     if actor.can("activities", "read"):
         logged = load(
@@ -545,13 +547,18 @@ def timeline(actor: Actor, entity_type: str, record_id: UUID, everyone: Mapping[
     ordered = sorted(entries, key=lambda e: (e[1] == "note" and bool(e[2].get("isPinned")), e[0]), reverse=True)
     more_key = f"timeline_{entity_type}_{record_id}_shown"
     limit = int(st.session_state.get(more_key, TIMELINE_STEP))
-    for moment, what, item in ordered[:limit]:
+    visible = ordered[:limit]
+    felt = sentiment.for_timeline(
+        actor, [i["id"] for _, w, i in visible if w == "note"], [i["id"] for _, w, i in visible if w != "note"]
+    )
+    for moment, what, item in visible:
         with st.container(border=True):
             if what == "note":
                 pin = " · pinned" if item.get("isPinned") else ""
                 st.markdown(f":material/sticky_note_2: **Note**{pin}")
                 st.caption(f"{ui.when(moment)} · {owner_name(everyone, item.get('authorId'))}")
                 st.text(item["body"])
+                sentiment.entry_sentiment(actor, "notes", item["id"], felt.get(item["id"]))
             else:
                 icon = ACTIVITY_ICONS.get(item["type"], ACTIVITY_ICONS["other"])
                 st.markdown(f"{icon} **{item['type'].title()}** · {item['subject']}")
@@ -565,6 +572,7 @@ def timeline(actor: Actor, entity_type: str, record_id: UUID, everyone: Mapping[
                 st.caption(" · ".join(meta))
                 if item.get("body"):
                     st.text(item["body"])
+                sentiment.entry_sentiment(actor, "activities", item["id"], felt.get(item["id"]))
     if len(ordered) > limit:
         shown, more = st.columns([3, 1], vertical_alignment="center")
         shown.caption(f"Showing {limit} entries")

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from ai.nlp import store
 from core.actions.models import NextActionDecision, NextBestAction
 from core.auth import service as auth
+from core.churn.models import ChurnRisk
 from core.config import APP_DB_ROLE
 from core.db import Base, app_engine, owner_engine, unit_of_work
 from core.errors import NotFound, PlanLimitReached
@@ -49,6 +50,7 @@ from core.models import (
     WebhookDelivery,
     tenant_tables,
 )
+from core.sentiment.models import SentimentExample, TextSentiment
 from core.suggestions.models import EnrichmentState, FieldSuggestion
 from core.users import service as users
 from core.users.schemas import TeamCreate, UserCreate, UserUpdate
@@ -182,6 +184,16 @@ def _populate_records(world: TenantWorld) -> None:
             [
                 DealStageHistory(id=new_id(), tenant_id=t, deal_id=deal.id, to_stage_id=stage.id, changed_by=owner),
                 LeadScore(id=new_id(), tenant_id=t, contact_id=contact.id, model_id=model.id, score=42),
+                ChurnRisk(
+                    id=new_id(),
+                    tenant_id=t,
+                    account_id=account.id,
+                    model_id=model.id,
+                    model_version="1",
+                    method="rules",
+                    probability=0.5,
+                    score=50,
+                ),
                 FieldSuggestion(
                     id=new_id(),
                     tenant_id=t,
@@ -197,6 +209,26 @@ def _populate_records(world: TenantWorld) -> None:
                     fingerprint="0" * 64,
                 ),
                 EnrichmentState(id=new_id(), tenant_id=t, enriched_through=datetime.now(UTC)),
+                SentimentExample(
+                    id=new_id(),
+                    tenant_id=t,
+                    text="Met at the fair",
+                    label="positive",
+                    content_hash="0" * 64,
+                    created_by=owner,
+                ),
+                TextSentiment(
+                    id=new_id(),
+                    tenant_id=t,
+                    entity_type="notes",
+                    entity_id=new_id(),
+                    label="neutral",
+                    score=0,
+                    confidence=0.5,
+                    model_version="out_of_box-2026.11-1",
+                    content_hash="0" * 64,
+                    occurred_at=datetime.now(UTC),
+                ),
                 ScoringRule(id=new_id(), tenant_id=t, field="lead_source", operator="equals", value="Web", points=5),
                 ScoringSettings(id=new_id(), tenant_id=t, converted_stages=["customer"]),
                 Activity(id=new_id(), tenant_id=t, owner_id=owner, type="call", subject="Intro", contact_id=contact.id),
