@@ -1,4 +1,6 @@
 # ClientForge: `make up` runs it, `make test` tests it, `make lint` checks it.
+# Tests run in two processes (pytest-xdist, a module per process at a time), each with its own embedded PostgreSQL
+# and Redis: on 2 cores the database's work overlaps the other process's Python.
 # Installs go into .venv; a stamp per install kind makes a second run instant until pyproject.toml changes.
 
 PYTHON ?= python3
@@ -19,7 +21,7 @@ up: $(RUNTIME_STAMP)
 	$(BIN)/clientforge up
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest --cov=core --cov=api --cov-report=term --cov-fail-under=85
+	$(BIN)/python -m pytest -n 2 --dist loadfile --cov=core --cov=api --cov-report=term --cov-fail-under=85
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -97,6 +97,7 @@ class Settings(BaseSettings):
             "ai.insights.action_tasks",
             "ai.insights.enrichment_tasks",
             "ai.insights.churn_tasks",
+            "ai.insights.anomaly_tasks",
         ],
         alias="CLIENTFORGE_JOB_MODULES",
     )

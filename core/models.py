@@ -14,6 +14,7 @@ from core.deals.models import Deal, DealStageHistory
 from core.events.models import Event
 from core.forecasts.models import ForecastBreakdown, MlModel, Quota, SalesForecast
 from core.imports.models import Import, ImportFile, ImportRow
+from core.insights.models import Anomaly, InsightSettings
 from core.jobs.models import Job
 from core.notes.models import Note
 from core.pipelines.models import Pipeline, Stage
@@ -32,6 +33,7 @@ __all__ = [
     "Account",
     "Activity",
     "ApiKey",
+    "Anomaly",
     "AuditLog",
     "ChurnRisk",
     "Dashboard",
@@ -52,6 +54,7 @@ __all__ = [
     "Import",
     "ImportFile",
     "ImportRow",
+    "InsightSettings",
     "Job",
     "LeadScore",
     "NextActionDecision",

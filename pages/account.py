@@ -6,7 +6,11 @@ from uuid import UUID
 
 import streamlit as st
 
+from app.ui import churn as churn_ui
+from app.ui import insights as anomaly_ui
 from app.ui import records as rec
+from app.ui import sentiment as sentiment_ui
+from app.ui import suggestions as suggestion_ui
 from app.ui import widgets as ui
 from app.ui.calls import attempt, find, load
 from core.accounts import service as accounts
@@ -61,6 +65,7 @@ if parent is not None:
     rec.link("account", parent.id, f"Part of {parent.name}")
 if account.tags:
     st.markdown(" ".join(f":blue-badge[{t}]" for t in account.tags))
+anomaly_ui.badges(actor, "accounts", account_id)
 
 tiles = st.columns(4)
 tiles[0].metric("Annual revenue", ui.money(account.annual_revenue))
@@ -70,6 +75,9 @@ tiles[3].metric(
     "Open pipeline",
     ui.money(sum(float(d.get("amount") or 0) for d in open_deals.items)) if open_deals is not None else rec.NONE,
 )
+
+churn_ui.risk_badge(actor, account_id)
+suggestion_ui.for_record(actor, "accounts", account_id)
 
 timeline_tab, details_tab, contacts_tab, deals_tab, children_tab, tasks_tab = st.tabs(
     ["Timeline", "Details", "Contacts", "Deals", "Child accounts", "Tasks"]
@@ -85,6 +93,8 @@ with timeline_tab:
             rec.log_activity(actor, {"account_id": account_id}, today, key=form)
     with left:
         rec.timeline(actor, "accounts", account_id, everyone)
+    with right:
+        sentiment_ui.account_trend(actor, account_id)
 
 with details_tab:
     shown = {

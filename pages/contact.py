@@ -7,8 +7,10 @@ from uuid import UUID
 
 import streamlit as st
 
+from app.ui import actions as action_ui
 from app.ui import records as rec
 from app.ui import scoring as scores
+from app.ui import suggestions as suggestion_ui
 from app.ui import widgets as ui
 from app.ui.calls import attempt, find, load
 from core.accounts import service as accounts
@@ -77,6 +79,8 @@ tiles[1].metric("Lifecycle stage", label(contact.lifecycle_stage))
 tiles[2].metric("Lead score", contact.lead_score, help=f"{scores.temperature(contact.lead_score)[0]}; see why below")
 tiles[3].metric("Last contacted", ui.when(contact.last_contacted_at)[:10])
 scores.score_panel(actor, contact_id)
+suggestion_ui.for_record(actor, "contacts", contact_id)
+action_ui.for_record(actor, "contacts", contact_id)
 
 timeline_tab, details_tab, deals_tab, tasks_tab = st.tabs(["Timeline", "Details", "Deals", "Tasks"])
 

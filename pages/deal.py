@@ -8,6 +8,8 @@ from uuid import UUID
 
 import streamlit as st
 
+from app.ui import actions as action_ui
+from app.ui import insights as anomaly_ui
 from app.ui import records as rec
 from app.ui import widgets as ui
 from app.ui.board import record_link, show_problem, write_deal
@@ -111,12 +113,16 @@ if not deal.is_closed and actor.can("forecasts", "read"):
             )
     else:
         st.caption(f"Forecast category: {FORECAST_CATEGORIES[category]}")
+anomaly_ui.badges(actor, "deals", deal.id)
 if deal.is_rotting:
     st.warning(f"Rotting: {deal.days_in_stage} days in {deal.stage_name}, longer than the stage allows.")
 if deal.is_closed and deal.is_won is False and deal.lost_reason:
     st.caption(f"Lost because: {deal.lost_reason}")
 if deal.next_step:
     st.caption(f"Next step: {deal.next_step}")
+
+if not deal.is_closed:
+    action_ui.for_record(actor, "deals", deal.id)
 
 history_tab, activity_tab, notes_tab, tasks_tab, edit_tab = st.tabs(
     ["Stage history", "Activities", "Notes", "Tasks", "Edit"]

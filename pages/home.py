@@ -5,6 +5,7 @@ from datetime import time, timedelta
 
 import streamlit as st
 
+from app.ui import actions as action_ui
 from app.ui import records as rec
 from app.ui import scoring as scores
 from app.ui import widgets as ui
@@ -104,6 +105,7 @@ with left:
         )
 
     scores.hottest_section(actor)
+    action_ui.mine(actor)
 
 with right:
     st.subheader("Quick add")

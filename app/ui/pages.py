@@ -56,6 +56,7 @@ PAGES: tuple[PageDef, ...] = (
     PageDef("account.py", "Account", ":material/domain:", "Workspace", ("accounts:read",), hidden=True),
     PageDef("dashboards.py", "Dashboards", ":material/monitoring:", "Analytics", ("warehouse:read",)),
     PageDef("forecast.py", "Forecast", ":material/trending_up:", "Analytics", ("forecasts:read",)),
+    PageDef("insights.py", "Insights", ":material/insights:", "Analytics", ("insights:manage",)),
     PageDef("report_builder.py", "Report builder", ":material/query_stats:", "Analytics", ("reports:create",)),
     PageDef("imports.py", "Import", ":material/upload_file:", "Data", ("imports:create",)),
     PageDef("admin.py", "Admin", ":material/admin_panel_settings:", "Admin", ADMIN_PERMISSIONS),

@@ -25,12 +25,13 @@ users by construction), so a generator bug fails the seed instead of loading wha
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,7 @@ from core.custom_fields import service as custom_field_rules
 from core.custom_fields.models import CustomField
 from core.deals import service as deal_rules
 from core.deals.schemas import DealCreate
-from core.demo.load import Batch, table_batch
+from core.demo.load import COLUMNS, Batch, table_batch
 from core.demo.truth import NOTE_TEMPLATES, TITLES, Truth, with_calibration
 from core.duplicates.service import NAME_THRESHOLD, name_similarity
 from core.errors import ValidationFailed
@@ -55,6 +56,8 @@ from core.tasks.schemas import TaskCreate
 DAY = 86_400
 # Independent random streams (truth.draw uses 1): changing how one part draws leaves the others as they were.
 _STREAM_ARRIVALS, _STREAM_ACCOUNTS, _STREAM_CHUNK, _STREAM_PROBE, _STREAM_IDS = range(3, 8)
+# The planted anomalies and churners draw from streams of their own (so the history around them is unchanged).
+_STREAM_PLANT, _STREAM_PLANT_CHUNK, _STREAM_PLANT_IDS = range(8, 11)
 
 PRODUCTS = ("Platform", "Analytics Suite", "Data Connectors", "Premium Support", "Team Licenses", "Onboarding")
 ACCOUNT_TAGS = (("partner", 0.04), ("target", 0.08), ("reference", 0.03))
@@ -63,6 +66,24 @@ COMPANY_SUFFIXES = ("Inc", "LLC", "Group", "Ltd", "PLC", "Holdings", "Partners",
 TIERS = ("Strategic", "Enterprise", "Growth", "Standard")
 COMPETITORS = ("None", "Incumbent vendor", "Low-cost rival", "In-house build", "Other")
 AREA_CODES = tuple(range(201, 990, 7))
+
+# Planted close-date pushes are updates the CRM records in its audit trail: rows as the audit trigger writes them.
+# (Registered here for the loader; not in LOAD_ORDER, so neither counted nor cleared as records.)
+COLUMNS.setdefault(
+    "audit_logs",
+    (
+        "id",
+        "tenant_id",
+        "user_id",
+        "entity_type",
+        "entity_id",
+        "action",
+        "old_values",
+        "new_values",
+        "via",
+        "created_at",
+    ),
+)
 
 # name on the record type, label, type, options: what `CustomFieldCreate` gets for the demo's fields
 CUSTOM_FIELDS: tuple[tuple[str, str, str, str, tuple[str, ...] | None], ...] = (
@@ -346,6 +367,8 @@ class Generator:
         self.team_reps = {t: [i for i in truth.reps if truth.people[i].team == t] for t in range(len(truth.teams))}
         self.size_team = {s: t for t, team in enumerate(truth.teams) for s in team.company_sizes}
         self.tally = Tally()
+        # Planted close-date pushes are audit rows: not in the small demo, whose audit trail stays bulk-only.
+        self.plant_audit = truth.scale.name != "small"
         self.emails = _SeenKeys()
         self.names = _SeenKeys()
         self._arrays(truth)
@@ -650,9 +673,278 @@ class Generator:
         scale = self.truth.scale
         counts = _rng(self.seed, _STREAM_ARRIVALS).multinomial(scale.contacts, self.day_weights)
         self.arrival_cum = np.cumsum(counts)
+        self._plant_accounts()
         for k, lo in enumerate(range(0, scale.contacts, scale.chunk_contacts)):
             hi = min(scale.contacts, lo + scale.chunk_contacts)
-            yield hi, self._chunk(k, lo, hi)
+            batches = self._chunk(k, lo, hi)
+            if hi == scale.contacts:
+                batches += [b for b in (self._churn_notes(),) if b.rows]
+            yield hi, batches
+
+    # Planted anomalies and churners ------------------------------------------------------------------------
+
+    def _plant_accounts(self) -> None:
+        """Who churns and when, whose engagement stops lately, which reps slump: drawn from a stream of their own
+        once the accounts exist. `self.planted` collects every planted record for the truth file.
+
+        - churners (~5% of the accounts older than 18 months, bigger ones likelier): at `churned_at` (90 to 240
+          days ago) they stop: no new leads join, no activity at the account, deals decided from 45 days before
+          on are lost. In the 90 days before, 60% of their activities do not happen, and an unhappy note or two is
+          written on the account; for about half, a contact leaves (lifecycle "other") up to 60 days before.
+        - engagement drops (~0.5% of the accounts, among the busiest 3% older than a year, not churners): nothing
+          happens at the account from 30 to 45 days ago on (new leads go elsewhere).
+        - one rep (neither the best nor the worst, in the fastest team) logs only 20% of their activities over the
+          last ~30 days; another loses 90% of the deals they would have won among those decided in the last 180 days.
+        """
+        truth, acc = self.truth, self.acc
+        n = len(acc["id"])
+        rng = _rng(self.seed, _STREAM_PLANT)
+        created = acc["created"]
+        pull = np.diff(acc["pull_cum"], prepend=0.0)
+        self.quiet_at = np.full(n, np.inf)
+        self.churn_at = np.full(n, np.inf)
+        self.churn_customer: dict[int, bool] = {}
+
+        def pick(pool: np.ndarray, share: float, minimum: int) -> np.ndarray:
+            count = min(len(pool), max(minimum, round(share * n)))
+            if count <= 0:
+                return np.empty(0, dtype=np.int64)
+            return np.sort(rng.choice(pool, size=count, replace=False, p=pull[pool] / pull[pool].sum()))
+
+        churners = pick(np.flatnonzero(created < self.as_of - 540 * DAY), 0.05, 3)
+        self.churn_at[churners] = self.as_of - rng.uniform(90, 240, len(churners)) * DAY
+        self.quiet_at[churners] = self.churn_at[churners]
+        # about half of the churners see a contact leave first (moved to the "other" lifecycle stage)
+        leaves = rng.random(len(churners)) < 0.5
+        before = rng.uniform(0, 60, len(churners)) * DAY
+        self.departures: dict[int, float] = {
+            int(a): float(self.churn_at[a] - b) for a, b, go in zip(churners, before, leaves, strict=True) if go
+        }
+        self.departed: dict[int, tuple[str, float]] = {}
+        # engagement can only be seen to drop where there was some: among the busiest accounts (top 3% by pull,
+        # at least 10)
+        busy = pull >= np.sort(pull)[-min(n, max(10, round(0.03 * n)))]
+        rest = np.flatnonzero((created < self.as_of - 365 * DAY) & np.isinf(self.churn_at) & busy)
+        drops = pick(rest, 0.005, 2)
+        self.quiet_at[drops] = self.as_of - rng.uniform(30, 45, len(drops)) * DAY
+        self.churners, self.engagement_drops = churners, drops
+        # the slumping reps: neither the best nor the worst (their gap is a planted pattern), in the team with the
+        # shortest cycle (the most closed deals to see a win rate drop in)
+        middle = sorted(truth.reps, key=lambda i: truth.people[i].win)[1:-1] or list(truth.reps)
+        fast = min(range(len(truth.teams)), key=lambda t: truth.teams[t].cycle_factor)
+        pool = [i for i in middle if truth.people[i].team == fast] or middle
+        slump = rng.choice(len(pool), size=2, replace=len(pool) < 2)
+        self.rep_activity_drop = (int(pool[slump[0]]), float(self.as_of - rng.uniform(25, 35) * DAY), 0.2)
+        self.rep_win_drop = (int(pool[slump[1]]), float(self.as_of - 180 * DAY), 0.9)
+        self.planted: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def _reroute(self, prng: np.random.Generator, t0: np.ndarray, account: np.ndarray, last: np.ndarray) -> None:
+        """Leads that would join an account after it went quiet join another one (in place)."""
+        cum = self.acc["pull_cum"]
+        for i in np.flatnonzero((account >= 0) & (self.quiet_at[np.maximum(account, 0)] < t0)).tolist():
+            for u in prng.random(50).tolist():
+                a = min(int(np.searchsorted(cum, u * cum[last[i]], side="right")), int(last[i]))
+                if self.quiet_at[a] >= t0[i]:
+                    account[i] = a
+                    break
+
+    def _plant_outcomes(
+        self, prng: np.random.Generator, won: np.ndarray, account: np.ndarray, t_dec: np.ndarray, rep: np.ndarray
+    ) -> np.ndarray:
+        """Churners win nothing decided from 45 days before they churn; the slumping rep loses most wins."""
+        churn = np.where(account >= 0, self.churn_at[np.maximum(account, 0)], np.inf)
+        lose = t_dec > churn - 45 * DAY
+        r, since, share = self.rep_win_drop
+        lose |= (rep == r) & (t_dec > since) & (prng.random(len(won)) < share)
+        return np.asarray(won & ~lose)
+
+    def _plant_deal_draws(self, m: int, paths: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Which of a chunk's deals get a planted anomaly, and its figures (all drawn up front)."""
+        prng = self._prng
+        return {
+            "outlier": prng.random(m) < 0.012,  # amount 10-20 times its segment's usual
+            "factor": prng.uniform(10, 20, m),
+            "backwards": prng.random(m) < 0.015,  # back one stage and forward again, in its latest open stage
+            "back": np.sort(prng.uniform(0.15, 0.85, (m, 2)), axis=1),
+            "late": prng.random(m) < 0.03,  # amount cut 30-50% at closing, coming from one of the last two stages
+            "cut": prng.uniform(0.3, 0.5, m),
+            # close date pushed 2-4 times by 2-6 weeks (open deals; audit rows, so not in the small demo, whose
+            # audit trail stays bulk-only)
+            "push": (prng.random(m) < 0.1) & self.plant_audit,
+            "n_push": prng.integers(2, 5, m),
+            "push_days": prng.integers(14, 46, (m, 4)),
+            "push_at": np.sort(prng.uniform(0.15, 1.0, (m, 4)), axis=1),
+            "pushes_done": np.zeros(m, dtype=np.int64),
+        }
+
+    def _plant_moves(
+        self, j: int, deal_id: str, current: list[tuple[Stage, float, float]], plant: dict[str, np.ndarray]
+    ) -> tuple[list[tuple[Stage, float, float]], set[int]]:
+        """Deal j's stage history with its planted backward move and late cut (and the planted entries' positions)."""
+        extra: set[int] = set()
+        if plant["outlier"][j]:
+            self.planted["amount_outlier"].append(
+                {"deal_id": deal_id, "amount": current[-1][2], "factor": round(float(plant["factor"][j]), 2)}
+            )
+        open_moves = [q for q, (st, _, _) in enumerate(current) if not st.is_closed_stage]
+        if plant["backwards"][j] and len(open_moves) >= 3:
+            q = open_moves[-1]
+            stage, t_q, price = current[q]
+            t_next = current[q + 1][1] if q + 1 < len(current) else float(self.as_of)
+            if t_next - t_q > 2 * 3600:
+                back = current[q - 1][0]
+                t_b, t_f = (t_q + float(f) * (t_next - t_q) for f in plant["back"][j])
+                current = [*current[: q + 1], (back, t_b, price), (stage, t_f, price), *current[q + 1 :]]
+                extra = {q + 1, q + 2}
+                self.planted["stage_backwards"].append(
+                    {"deal_id": deal_id, "from_stage": stage.name, "to_stage": back.name, "at": _stamp(t_b)}
+                )
+        order = {s.id: i for i, s in enumerate(self.world.open_stages)}
+        if plant["late"][j] and len(current) >= 2 and current[-1][0].is_closed_stage:
+            stage, at, price = current[-1]
+            cut = max(500.0, round(price * (1 - float(plant["cut"][j])), -2))
+            if order.get(current[-2][0].id, 0) >= self.k - 2 and cut <= 0.75 * price:
+                current[-1] = (stage, at, cut)
+                self.planted["late_discount"].append(
+                    {"deal_id": deal_id, "before": price, "after": cut, "at": _stamp(at), "stage": stage.name}
+                )
+        return current, extra
+
+    def _plant_pushes(
+        self,
+        j: int,
+        deal_id: str,
+        owner: str,
+        created: float,
+        expected: str,
+        closed: bool,
+        plant: dict[str, np.ndarray],
+    ) -> str | None:
+        """Deal j's planted close-date pushes as audit rows (what an update through the API leaves); the last
+        expected close date, or None when none is planted."""
+        span = self.as_of - created
+        if closed or not plant["push"][j] or span < 14 * DAY:
+            return None
+        count = int(plant["n_push"][j])
+        old = date.fromisoformat(expected)
+        for p in range(count):
+            at = min(created + float(plant["push_at"][j, p]) * span, self.as_of - 3600)
+            new = old + timedelta(days=int(plant["push_days"][j, p]))
+            self._audit.append(
+                (
+                    uuid7s(np.array([at]), self._pids)[0],
+                    self.world.tenant_id,
+                    owner,
+                    "deals",
+                    deal_id,
+                    "update",
+                    json.dumps({"expected_close_date": old.isoformat()}),
+                    json.dumps({"expected_close_date": new.isoformat()}),
+                    "web",
+                    _stamp(at),
+                )
+            )
+            old = new
+        plant["pushes_done"][j] = count
+        self.planted["close_date_pushed"].append(
+            {"deal_id": deal_id, "pushes": count, "first": expected, "last": old.isoformat()}
+        )
+        return old.isoformat()
+
+    def _plant_departures(
+        self,
+        t0: np.ndarray,
+        account: np.ndarray,
+        updated: np.ndarray,
+        standing: dict[str, Any],
+        ids: list[str],
+    ) -> None:
+        """A departing churner's contact: the first of the account's leads (in arrival order) known before the
+        departure moves to the "other" lifecycle stage then (its last update). In place."""
+        for i in range(len(t0)):
+            a = int(account[i])
+            at = self.departures.get(a)
+            if at is None or a in self.departed or not (t0[i] < at and updated[i] <= at):
+                continue
+            standing["lifecycle"][i] = "other"
+            standing["version"][i] += 1
+            updated[i] = at
+            self.departed[a] = (ids[i], at)
+
+    def _activity_keep(
+        self, prng: np.random.Generator, account: np.ndarray, at: np.ndarray, rep: np.ndarray
+    ) -> np.ndarray:
+        """Which drawn activities happen: none at quiet accounts after they went quiet, 40% at churners in the 90
+        days before, 20% of the slumping rep's lately."""
+        known = np.maximum(account, 0)
+        quiet = np.where(account >= 0, self.quiet_at[known], np.inf)
+        churn = np.where(account >= 0, self.churn_at[known], np.inf)
+        u, v = prng.random(len(at)), prng.random(len(at))
+        keep = at < quiet
+        keep &= ~((at >= churn - 90 * DAY) & (u < 0.6))
+        r, since, share = self.rep_activity_drop
+        keep &= ~((rep == r) & (at >= since) & (v >= share))
+        return np.asarray(keep)
+
+    def _churn_notes(self) -> Batch:
+        """One or two unhappy notes on each churner's account in the months before it churned."""
+        world, acc, tally = self.world, self.acc, self.tally
+        rng = _rng(self.seed, _STREAM_PLANT, 1)
+        items = []
+        for a in self.churners.tolist():
+            churned = float(self.churn_at[a])
+            for _ in range(1 + int(rng.random() < 0.5)):
+                at = max(churned - rng.uniform(5, 75) * DAY, float(acc["created"][a]) + DAY)
+                fill = {
+                    "first": self.pools.first_names[int(rng.integers(len(self.pools.first_names)))],
+                    "company": str(acc["name"][a]),
+                    "product": PRODUCTS[int(rng.integers(len(PRODUCTS)))],
+                }
+                template = NOTE_TEMPLATES["negative"][int(rng.integers(len(NOTE_TEMPLATES["negative"])))]
+                items.append((at, str(acc["id"][a]), world.user_ids[int(acc["owner"][a])], template.format(**fill)))
+        ids = uuid7s(np.array([it[0] for it in items]), _rng(self.seed, self.salt, _STREAM_PLANT_IDS))
+        stamps = timestamps(np.array([it[0] for it in items]))
+        rows = []
+        for j, (_, account_id, author, body) in enumerate(items):
+            checked = _valid(NoteCreate, {"body": body, "is_pinned": False}, "note")
+            tally.notes["negative"] += 1
+            rows.append(
+                (ids[j], world.tenant_id, "accounts", account_id, checked.body, False, author, stamps[j], stamps[j])
+            )
+        tally.counts["notes"] += len(rows)
+        return table_batch("notes", rows)
+
+    def planted_truth(self) -> dict[str, Any]:
+        """What was planted, with record ids (the truth file's `realized.anomalies` and `realized.churners`)."""
+        acc, people, world = self.acc, self.truth.people, self.world
+
+        def day(seconds: float) -> str:
+            return str(dates(np.array([seconds]))[0])
+
+        kinds = ("amount_outlier", "close_date_pushed", "late_discount", "stage_backwards")
+        anomalies: dict[str, Any] = {kind: list(self.planted.get(kind, [])) for kind in kinds}
+        anomalies["account_engagement_drop"] = [
+            {"account_id": str(acc["id"][a]), "since": day(self.quiet_at[a])} for a in self.engagement_drops.tolist()
+        ]
+        r, since, share = self.rep_activity_drop
+        anomalies["rep_activity_drop"] = [
+            {"user_id": world.user_ids[r], "email": people[r].email, "since": day(since), "kept_share": share}
+        ]
+        r, since, share = self.rep_win_drop
+        anomalies["rep_win_rate_drop"] = [
+            {"user_id": world.user_ids[r], "email": people[r].email, "decided_since": day(since), "lost_share": share}
+        ]
+        churners = [
+            {
+                "account_id": str(acc["id"][a]),
+                "churned_at": day(self.churn_at[a]),
+                "customer": bool(self.churn_customer.get(a, False)),
+                "departed_contact_id": self.departed[a][0] if a in self.departed else None,
+                "departed_at": day(self.departed[a][1]) if a in self.departed else None,
+            }
+            for a in self.churners.tolist()
+        ]
+        return {"anomalies": anomalies, "churners": churners}
 
     def _chunk(self, k: int, lo: int, hi: int) -> list[Batch]:
         truth, acc = self.truth, self.acc
@@ -669,6 +961,11 @@ class Generator:
         last_eligible = np.maximum(n_acc, 1) - 1
         account = np.minimum(np.searchsorted(cum, rng.random(n) * cum[last_eligible], side="right"), last_eligible)
         account = np.where(no_account, -1, account)
+        self._prng = prng = _rng(self.seed, _STREAM_PLANT_CHUNK, k)
+        self._pids = _rng(self.seed, self.salt, _STREAM_PLANT_IDS, k + 1)
+        self._audit: list[tuple[Any, ...]] = []
+        self._reroute(prng, t0, account, last_eligible)
+        self._account = account
         src = _choice_index(rng, self.source_share, n)
         dept = _choice_index(rng, self.dept_share, n)
         own_size = _choice_index(rng, self.size_share, n)
@@ -700,7 +997,7 @@ class Generator:
             + self.industry_win[industry[d]]
             + truth.engagement_win * log_e[d]
         )
-        won = rng.random(len(d)) < p_win
+        won = self._plant_outcomes(prng, rng.random(len(d)) < p_win, account[d], t_dec[d], rep[d])
         paths = self._paths(rng, truth, t_dec[d], rep[d], team[d], won)
 
         people = _People(self, rng, account, no_account, dept)
@@ -727,6 +1024,7 @@ class Generator:
         )
         dup_end = np.minimum(dups.t0 + 20 * DAY, self.as_of)
         acts.add(n + np.arange(m), dup_count, dups.t0, dup_end, np.zeros(m), dups.rep, None, lead=True)
+        acts.account = np.concatenate([account, account[dups.original]]) if m else account
         last_contacted, lead_activities = acts.arrange(n + m, n)
 
         deals = self._deals(rng, ids_rng, d, t_dec, rep, team, src, industry, won, p_win, paths, contacts)
@@ -747,6 +1045,7 @@ class Generator:
             self._tasks(rng, ids_rng, t0, decided, rep, d, deals, contacts, people),
             self._notes(rng, ids_rng, t0, rep, d, won, deals, contacts),
             self._custom_values(values + deals.values, ids_rng),
+            table_batch("audit_logs", self._audit),
         ]
         return [b for b in batches if b.rows]
 
@@ -788,10 +1087,15 @@ class Generator:
         contract_lag = rng.integers(1, 31, m) * DAY
         no_next_step = rng.random(m) < 0.3
         strategic = rng.random(m) < 0.1
+        plant = self._plant_deal_draws(m, paths)
+        amount = np.where(plant["outlier"], np.round(amount * plant["factor"], -2), amount)
+        new_amount = np.where(plant["outlier"], np.round(new_amount * plant["factor"], -2), new_amount)
 
         out = _Deals(ids=ids)
         entered = np.zeros(m)
         moves_all: list[list[tuple[Stage, float, float]]] = []
+        drawn: list[list[tuple[Stage, float, float]]] = []  # the histories as drawn, before any planting
+        extras: list[set[int]] = []  # positions of planted entries in each history
         for j in range(m):
             sequence = [s for s in range(int(paths["reach"][j])) if not (s == 1 and paths["skip"][j])]
             t = float(created[j])
@@ -802,15 +1106,19 @@ class Generator:
                 t += float(paths["durations"][j, s])
             moves.append((world.won_stage if won[j] else world.lost_stage, float(paths["close"][j]), moves[-1][2]))
             current = [mv for mv in moves if mv[1] <= self.as_of]
+            drawn.append(list(current))
+            current, extra = self._plant_moves(j, ids[j], current, plant)
             _check_history(current, self.as_of)
             moves_all.append(current)
+            extras.append(extra)
             entered[j] = current[-1][1]
         close_dates = dates(paths["close"])
         contract_dates = dates(paths["close"] + contract_lag)
         created_stamps = timestamps(created)
         entered_stamps = timestamps(entered)
 
-        history_times = []
+        history_times: list[float] = []
+        history_planted: list[bool] = []
         for j in range(m):
             i = int(d[j])
             current = moves_all[j]
@@ -836,6 +1144,12 @@ class Generator:
             name += " renewal" if kind[j] < 0.15 else " expansion" if kind[j] < 0.3 else ""
             owner = world.user_ids[rep[i]]
             close_date = close_dates[j] if closed else None
+            pushes = self._plant_pushes(j, ids[j], owner, float(created[j]), expected_close[j], closed, plant)
+            if pushes:
+                expected_close[j] = pushes
+            a = int(self._account[i])
+            if is_won and a >= 0 and float(paths["close"][j]) < self.churn_at[a]:
+                self.churn_customer[a] = True
             record = {
                 "name": name,
                 "amount": f"{price:.2f}",
@@ -884,15 +1198,17 @@ class Generator:
                     checked.tags,
                     created_stamps[j],
                     entered_stamps[j],
-                    len(current),  # one version per stage change, as the service's updates count them
+                    # one version per stage change (and planted close-date push), as the service's updates count them
+                    len(current) + int(plant["pushes_done"][j]),
                 )
             )
             previous = None
-            for mv_stage, at, mv_price in current:
+            for position, (mv_stage, at, mv_price) in enumerate(current):
                 out.history.append(
                     [ids[j], previous, str(mv_stage.id), at, owner, f"{mv_price:.2f}", mv_stage.probability]
                 )
                 history_times.append(at)
+                history_planted.append(position in extras[j])
                 previous = str(mv_stage.id)
             for fname, value in custom.items():
                 out.values.append((world.fields[fname], ids[j], value, float(created[j])))
@@ -903,7 +1219,7 @@ class Generator:
             out.state["closed"].append(closed)
             out.state["won"].append(closed and is_won)
             out.state["product"].append(PRODUCTS[product[j]])
-            out.state["moves"].append([(mv_stage, at) for mv_stage, at, _ in current])
+            out.state["moves"].append([(mv_stage, at) for mv_stage, at, _ in drawn[j]])
             self._tally_deal(
                 int(rep[i]),
                 int(src[i]),
@@ -917,7 +1233,12 @@ class Generator:
             )
         out.state["created"] = list(created)
         out.state["entered"] = list(entered)
-        history_ids = uuid7s(np.array(history_times), ids_rng)
+        times, planted_rows = np.array(history_times), np.array(history_planted, dtype=bool)
+        drawn_ids, planted_ids = (
+            iter(uuid7s(times[~planted_rows], ids_rng)),
+            iter(uuid7s(times[planted_rows], self._pids)),
+        )
+        history_ids = [next(planted_ids) if p else next(drawn_ids) for p in history_planted]
         history_stamps = timestamps(np.array(history_times))
         out.history = [
             (hid, world.tenant_id, deal_id, previous, to_stage, stamp, owner, price, probability)
@@ -1050,6 +1371,7 @@ class Generator:
         created = np.concatenate([t0, dups.t0])
         changed = np.concatenate([np.where(decided, np.minimum(t_dec, self.as_of), t0), dups.t0])
         updated = np.fmax(changed, last_contacted)
+        self._plant_departures(t0, people.account, updated, standing, contacts.ids)
         created_stamps = timestamps(created)
         updated_stamps = timestamps(updated)
         last_stamps = timestamps(np.nan_to_num(last_contacted))
@@ -1363,8 +1685,8 @@ class Generator:
         return table_batch("custom_field_values", rows)
 
     def realized(self) -> dict[str, Any]:
-        """The realised figures (after every chunk was consumed)."""
-        return self.tally.to_json(self.truth)
+        """The realised figures (after every chunk was consumed), with the planted anomalies and churners."""
+        return {**self.tally.to_json(self.truth), **self.planted_truth()}
 
 
 # Per-chunk state ---------------------------------------------------------------------------------------------
@@ -1496,6 +1818,7 @@ class _Activities:
         self.gen, self.rng = gen, rng
         self.parts: list[dict[str, np.ndarray]] = []
         self.lead_emails: list[tuple[str, int]] = []
+        self.account: np.ndarray | None = None  # each contact's account index (-1: none), for the planting
 
     def add(
         self,
@@ -1541,11 +1864,15 @@ class _Activities:
         order = np.argsort(merged["at"], kind="stable")
         self.all = {key: value[order] for key, value in merged.items()}
         self.type = np.array(self.KINDS)[self.all["kind"]]
-        contacting = np.isin(self.type, CONTACTING_TYPES)
+        account = self.account if self.account is not None else np.full(total, -1)
+        self.keep = keep = self.gen._activity_keep(
+            self.gen._prng, account[self.all["contact"]], self.all["at"], self.all["rep"]
+        )
+        contacting = np.isin(self.type, CONTACTING_TYPES) & keep
         last = np.full(total, -np.inf)
         np.maximum.at(last, self.all["contact"][contacting], self.all["at"][contacting])
         last[np.isinf(last)] = np.nan
-        lead_count = np.bincount(self.all["contact"][self.all["lead"]], minlength=total)
+        lead_count = np.bincount(self.all["contact"][self.all["lead"] & keep], minlength=total)
         self._draw_outcomes()
         return last, lead_count
 
@@ -1604,6 +1931,8 @@ class _Activities:
         }
         rows = []
         for j in range(len(ids)):
+            if not self.keep[j]:
+                continue  # planted: this activity did not happen
             c, typ = int(a["contact"][j]), str(self.type[j])
             templates = subjects[typ]
             fill = {
@@ -1676,6 +2005,10 @@ def _check_history(moves: list[tuple[Stage, float, float]], as_of: int) -> None:
     times = [at for _, at, _ in moves]
     if not times or times != sorted(times) or times[-1] > as_of or any(s.is_closed_stage for s, _, _ in moves[:-1]):
         raise ValidationFailed("Generated stage history is inconsistent", details={"times": times})
+
+
+def _stamp(seconds: float) -> str:
+    return str(timestamps(np.array([seconds]))[0])
 
 
 def _weighted(catalogue: tuple[tuple[str, float], ...], u: float) -> str:

@@ -20,6 +20,7 @@ from core.errors import NotFound, PlanLimitReached
 from core.events import service as events
 from core.ids import new_id
 from core.imports.models import Import, ImportFile, ImportRow
+from core.insights.models import Anomaly, InsightSettings
 from core.jobs.models import Job
 from core.models import (
     Account,
@@ -184,6 +185,18 @@ def _populate_records(world: TenantWorld) -> None:
             [
                 DealStageHistory(id=new_id(), tenant_id=t, deal_id=deal.id, to_stage_id=stage.id, changed_by=owner),
                 LeadScore(id=new_id(), tenant_id=t, contact_id=contact.id, model_id=model.id, score=42),
+                Anomaly(
+                    id=new_id(),
+                    tenant_id=t,
+                    code="close_date_pushed",
+                    entity_type="deals",
+                    entity_id=deal.id,
+                    severity="low",
+                    reason="Close date pushed 2 times",
+                    model="anomaly-rules",
+                    model_version="1.0",
+                ),
+                InsightSettings(id=new_id(), tenant_id=t),
                 ChurnRisk(
                     id=new_id(),
                     tenant_id=t,
