@@ -46,6 +46,10 @@ def _text(column: str) -> tuple[str, pl.DataType]:
     return (column, pl.String())
 
 
+def _float(column: str) -> tuple[str, pl.DataType]:
+    return (f"{column}::float8", pl.Float64())
+
+
 def _uuid(column: str) -> tuple[str, pl.DataType]:
     return (f"{column}::text", pl.String())
 
@@ -205,7 +209,13 @@ SOURCES: dict[str, Source] = {
             "contact_id": _uuid("t.contact_id"),
             "account_id": _uuid("t.account_id"),
             "deal_id": _uuid("t.deal_id"),
+            # Its sentiment (a person's correction first), scored by the worker seconds after the change: the
+            # load's overlap window re-reads recently changed activities, so the label arrives with them.
+            "sentiment": _text("coalesce(s.corrected_label, s.label)"),
+            "sentiment_score": _float("s.score"),
         },
+        joins="LEFT JOIN text_sentiments s ON s.tenant_id = t.tenant_id AND s.entity_type = 'activities'"
+        " AND s.entity_id = t.id",
     ),
     "tasks": Source(
         "tasks",

@@ -158,6 +158,8 @@ TABLES: dict[str, tuple[tuple[str, str], ...]] = {
         ("contact_id", "UUID"),
         ("account_id", "UUID"),
         ("deal_id", "UUID"),
+        ("sentiment", "VARCHAR"),  # negative, neutral, positive (NULL: not scored yet)
+        ("sentiment_score", "DOUBLE"),  # -1 .. 1: P(positive) - P(negative)
         ("created_at", "TIMESTAMPTZ"),
         ("updated_at", "TIMESTAMPTZ"),
     ),

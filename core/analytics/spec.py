@@ -187,6 +187,8 @@ ENTITIES: dict[str, Entity] = {
             ("has_deal", "boolean", "On a deal"),
             ("deal_status", "text", "Deal status"),
             ("deal_is_won", "boolean", "Deal won"),
+            ("sentiment", "text", "Sentiment"),
+            ("sentiment_score", "number", "Sentiment score (-1 to 1)"),
         ),
         ("occurred_at", "type", "subject", "owner", "contact", "deal"),
     ),

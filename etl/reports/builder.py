@@ -181,6 +181,8 @@ SOURCES: dict[str, Source] = {
             "has_deal": _e("(t.deal_id IS NOT NULL)"),
             "deal_status": _e("d.status", "d"),
             "deal_is_won": _e("d.is_won", "d"),
+            "sentiment": _e("t.sentiment"),
+            "sentiment_score": _e("t.sentiment_score"),
         },
         # Per rep and deal (activities per rep and the like): 273,000 rows for 3.1 million activities.
         Rollup(
