@@ -10,10 +10,7 @@ Threads: this work is SQL and plain Python (no BLAS, no torch): nothing to pin.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import text
 
 from ai.insights import actions
 from core.actor import Actor
@@ -46,16 +43,4 @@ subscribe_changes()
 @periodic(NIGHTLY, every_seconds=lambda: DAY_SECONDS)
 def nightly(timestamp: int) -> int:
     """Queue every active workspace's refresh with a new measurement (once per day and workspace)."""
-    with unit_of_work() as session:
-        tenants = list(session.execute(text("SELECT id FROM cf_active_tenant_ids()")).scalars())
-    day = datetime.fromtimestamp(timestamp, UTC).date().isoformat()
-    for tenant_id in tenants:
-        with unit_of_work(Actor.system(tenant_id)) as session:
-            jobs.enqueue_system(
-                session,
-                tenant_id=tenant_id,
-                kind=REFRESH,
-                params={"trigger": "nightly", "remeasure": True},
-                dedupe_key=f"{REFRESH}:{day}",
-            )
-    return len(tenants)
+    return jobs.enqueue_daily(REFRESH, timestamp, {"trigger": "nightly", "remeasure": True})

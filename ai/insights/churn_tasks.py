@@ -11,10 +11,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-
-from sqlalchemy import text
 
 from ai.insights import churn
 from core.actor import Actor
@@ -65,12 +62,4 @@ subscribe_changes()
 @periodic(NIGHTLY, every_seconds=lambda: 3600)
 def nightly(timestamp: int) -> int:
     """Queue one refresh per active workspace and UTC day (deduplicated: the hourly checks add nothing more)."""
-    with unit_of_work() as session:
-        tenants = list(session.execute(text("SELECT id FROM cf_active_tenant_ids()")).scalars())
-    day = datetime.fromtimestamp(timestamp, UTC).date().isoformat()
-    for tenant_id in tenants:
-        with unit_of_work(Actor.system(tenant_id)) as session:
-            jobs.enqueue_system(
-                session, tenant_id=tenant_id, kind=REFRESH, params={"trigger": "nightly"}, dedupe_key=f"{REFRESH}:{day}"
-            )
-    return len(tenants)
+    return jobs.enqueue_daily(REFRESH, timestamp, {"trigger": "nightly"})

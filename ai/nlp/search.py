@@ -27,7 +27,7 @@ from ai.nlp import embeddings, store
 from core.actor import Actor
 from core.errors import PermissionDenied, ValidationFailed
 from core.search import service as text_search
-from core.search.schemas import MAX_LIMIT, MAX_QUERY_LENGTH, SEARCH_TYPES, SEMANTIC_TYPES, SearchHit
+from core.search.schemas import MAX_LIMIT, SEARCH_TYPES, SEMANTIC_TYPES, SearchHit
 
 Mode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
@@ -59,20 +59,6 @@ def parse_mode(raw: str | None) -> str:
             details=[{"field": "mode", "message": f"one of {', '.join(MODES)}", "value": str(raw)[:50]}],
         )
     return mode
-
-
-def _validate(q: str, limit: int) -> str:
-    query = (q or "").strip()
-    if not 1 <= len(query) <= MAX_QUERY_LENGTH:
-        raise ValidationFailed(
-            f"q must be 1 to {MAX_QUERY_LENGTH} characters",
-            details=[{"field": "q", "message": f"1 to {MAX_QUERY_LENGTH} characters"}],
-        )
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(
-            f"limit must be between 1 and {MAX_LIMIT}", details=[{"field": "limit", "message": f"1 to {MAX_LIMIT}"}]
-        )
-    return query
 
 
 def _by_example(session: Session, actor: Actor, query: str, allowed: list[str]) -> tuple[Any, list[str]] | None:
@@ -128,7 +114,7 @@ def search(
     read. 400 (`ValidationFailed`) for a bad query, mode, type or limit; 403 when none of the types is readable.
     """
     mode = parse_mode(mode)
-    query = _validate(q, limit)
+    query = text_search.validate_query(q, limit)
     known = SEARCH_TYPES if mode == "text" else SEMANTIC_TYPES
     wanted = text_search.parse_types(list(types) if types is not None else None, known)
     allowed = [t for t in wanted if actor.can(t, "read")]

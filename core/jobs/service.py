@@ -161,6 +161,22 @@ def enqueue_system(
     return _insert(session, tenant_id, None, None, kind, _json(params), run_at, dedupe_key)
 
 
+def enqueue_daily(kind: str, timestamp: int, params: dict[str, Any] | None = None) -> int:
+    """Queue `kind` once per active workspace and UTC day of `timestamp` (for nightly passes run by an hourly
+    periodic task: the day's dedupe key makes the later hours add nothing). Returns the workspaces seen."""
+    from sqlalchemy import text
+
+    from core.db import unit_of_work
+
+    with unit_of_work() as session:
+        tenants = list(session.execute(text("SELECT id FROM cf_active_tenant_ids()")).scalars())
+    day = datetime.fromtimestamp(timestamp, UTC).date().isoformat()
+    for tenant_id in tenants:
+        with unit_of_work(Actor.system(tenant_id)) as session:
+            enqueue_system(session, tenant_id=tenant_id, kind=kind, params=params, dedupe_key=f"{kind}:{day}")
+    return len(tenants)
+
+
 def prune_system_jobs(session: Session, *, tenant_id: UUID, kind: str, finished_before: datetime) -> int:
     """Delete the tenant's finished system jobs (no creator) of `kind` that ended before `finished_before`: work
     the platform repeats every few minutes (warehouse loads) keeps its own log and need not keep every job."""

@@ -69,6 +69,21 @@ def parse_types(raw: str | Sequence[str] | None, known: Sequence[str] = SEARCH_T
     return wanted
 
 
+def validate_query(q: str | None, limit: int) -> str:
+    """The query stripped; a 400 naming the field for an empty or over-long query or a limit out of range."""
+    query = (q or "").strip()
+    if not 1 <= len(query) <= MAX_QUERY_LENGTH:
+        raise ValidationFailed(
+            f"q must be 1 to {MAX_QUERY_LENGTH} characters",
+            details=[{"field": "q", "message": f"1 to {MAX_QUERY_LENGTH} characters"}],
+        )
+    if not 1 <= limit <= MAX_LIMIT:
+        raise ValidationFailed(
+            f"limit must be between 1 and {MAX_LIMIT}", details=[{"field": "limit", "message": f"1 to {MAX_LIMIT}"}]
+        )
+    return query
+
+
 def _words(q: str) -> list[str]:
     return [w for w in _WORD.findall(q.lower()) if re.search(r"[^\W_]", w)]
 
@@ -211,16 +226,7 @@ def search(
     Raises `ValidationFailed` for an empty or over-long query, an unknown type or a bad limit, and
     `PermissionDenied` when the actor may read none of the types asked for.
     """
-    query = (q or "").strip()
-    if not 1 <= len(query) <= MAX_QUERY_LENGTH:
-        raise ValidationFailed(
-            f"q must be 1 to {MAX_QUERY_LENGTH} characters",
-            details=[{"field": "q", "message": f"1 to {MAX_QUERY_LENGTH} characters"}],
-        )
-    if not 1 <= limit <= MAX_LIMIT:
-        raise ValidationFailed(
-            f"limit must be between 1 and {MAX_LIMIT}", details=[{"field": "limit", "message": f"1 to {MAX_LIMIT}"}]
-        )
+    query = validate_query(q, limit)
     wanted = parse_types(list(types) if types is not None else None)
     allowed = [t for t in wanted if actor.can(t, "read")]
     if not allowed:
