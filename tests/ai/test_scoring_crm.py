@@ -7,9 +7,7 @@ rescored by a real worker within 5 seconds."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,7 +34,7 @@ from core.demo import service as demo
 from core.scoring import service as scoring
 from core.scoring.models import LeadScore, ScoringSettings
 from core.scoring.schemas import RuleCreate, SettingsUpdate
-from tests.core.conftest import WorkerProcess, owner_execute
+from tests.core.conftest import WorkerProcess, module_worker, owner_execute, wait_for
 from tests.factories import PASSWORD, quiesce
 
 
@@ -312,24 +310,9 @@ def test_artefacts_are_json_checked_against_their_hash(world: dict[str, Any], tr
 
 @pytest.fixture
 def scoring_worker(tmp_path: Path) -> Iterator[WorkerProcess]:
-    env = {
-        **os.environ,
-        "CLIENTFORGE_JOB_MODULES": "ai.scoring.tasks",
-        "CLIENTFORGE_LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    }
-    worker = WorkerProcess("scoring", tmp_path, env)
+    worker = module_worker("scoring", tmp_path, "ai.scoring.tasks")
     yield worker
     worker.stop()
-
-
-def wait_for(condition: Any, seconds: float) -> float | None:
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    return None
 
 
 def test_a_change_to_a_lead_is_rescored_by_the_worker_within_5_seconds(

@@ -5,8 +5,6 @@ and tenancy; a note changed through the CRM is found by meaning within 10 second
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from core.db import unit_of_work
 from core.errors import ValidationFailed
 from core.notes import service as notes
 from core.notes.schemas import NoteCreate, NoteUpdate
-from tests.core.conftest import WorkerProcess
+from tests.core.conftest import WorkerProcess, module_worker, wait_for
 from tests.factories import TenantWorld, create_tenant, quiesce
 
 PRICING = "Call recap: they said our quote is far too expensive and they are unhappy with what we charge per seat."
@@ -170,24 +168,9 @@ def test_text_mode_has_no_activities(world: dict[str, Any]) -> None:
 
 @pytest.fixture
 def nlp_worker(tmp_path: Path) -> Iterator[WorkerProcess]:
-    env = {
-        **os.environ,
-        "CLIENTFORGE_JOB_MODULES": "ai.nlp.tasks",
-        "CLIENTFORGE_LOG_LEVEL": "INFO",
-        "PYTHONUNBUFFERED": "1",
-    }
-    worker = WorkerProcess("nlp", tmp_path, env)
+    worker = module_worker("nlp", tmp_path, "ai.nlp.tasks")
     yield worker
     worker.stop()
-
-
-def _wait(condition: Any, seconds: float) -> float | None:
-    start = time.monotonic()
-    while time.monotonic() - start < seconds:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    return None
 
 
 def test_a_changed_note_is_searchable_by_meaning_within_10_seconds(nlp_worker: WorkerProcess) -> None:
@@ -205,13 +188,13 @@ def test_a_changed_note_is_searchable_by_meaning_within_10_seconds(nlp_worker: W
                 return note_id in ids_of(hybrid.search(session, admin, query, mode="semantic", types=["notes"]))
 
         # The worker is up (model loaded) once the first note is searchable.
-        assert _wait(lambda: found("kick-off meeting", warm), 120) is not None, nlp_worker.log_tail()
+        assert wait_for(lambda: found("kick-off meeting", warm), 120) is not None, nlp_worker.log_tail()
         with unit_of_work(admin) as session:
             note = notes.create(session, admin, "accounts", account, NoteCreate(body="Weekly status, nothing new."))
-        assert _wait(lambda: found("weekly status update", note.id), 10) is not None, nlp_worker.log_tail()
+        assert wait_for(lambda: found("weekly status update", note.id), 10) is not None, nlp_worker.log_tail()
         with unit_of_work(admin) as session:
             notes.update(session, admin, note.id, NoteUpdate(body="They complained that the invoice total was wrong."))
-        took = _wait(lambda: found("billing complaint", note.id), 10)
+        took = wait_for(lambda: found("billing complaint", note.id), 10)
         print(f"\nchanged note searchable by meaning {took:.2f} s after its commit" if took else "\nnot in 10 s")
         assert took is not None, nlp_worker.log_tail()
         with unit_of_work(admin) as session:
@@ -223,6 +206,6 @@ def test_a_changed_note_is_searchable_by_meaning_within_10_seconds(nlp_worker: W
                 sql = text("SELECT count(*) FROM embeddings WHERE entity_id = :i")
                 return session.execute(sql, {"i": note.id}).scalar_one()
 
-        assert _wait(lambda: vectors() == 0, 10) is not None  # and the worker drops its vector
+        assert wait_for(lambda: vectors() == 0, 10) is not None  # and the worker drops its vector
     finally:
         quiesce(tenant.tenant_id)

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,27 @@ class WorkerProcess:
         self._log.flush()
         content = self.log_path.read_text(errors="replace").splitlines()
         return f"--- worker {self.name} ---\n" + "\n".join(content[-lines:])
+
+
+def module_worker(name: str, log_dir: Path, modules: str) -> WorkerProcess:
+    """A worker subprocess that loads the job handlers of `modules` (comma separated), as `clientforge up` does."""
+    env = {
+        **os.environ,
+        "CLIENTFORGE_JOB_MODULES": modules,
+        "CLIENTFORGE_LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return WorkerProcess(name, log_dir, env)
+
+
+def wait_for(condition: Callable[[], object], seconds: float) -> float | None:
+    """Seconds until `condition()` is true (polled every 0.1 s), None if it was not within `seconds`."""
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    return None
 
 
 @pytest.fixture
