@@ -77,8 +77,9 @@ def migrate(engine: Engine | None = None) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(7246001)"))
         command.upgrade(alembic_config(connection=conn), "head")
     ensure_app_role(engine, get_settings().secret("app_db_password"))
-    sync_permissions(engine)
-    try:  # grants may have changed: tokens minted before must be refreshed
+    if not sync_permissions(engine):
+        return  # no grant changed: the tokens minted before stay right
+    try:  # grants changed: tokens minted before must be refreshed
         authz.reset_all()
     except redis.RedisError:
         log.warning("Redis unreachable: access tokens issued before this migration stay valid until they expire")
@@ -137,9 +138,11 @@ def _grant_functions(conn: Connection) -> None:
     conn.execute(text("ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC"))
 
 
-def sync_permissions(engine: Engine) -> None:
-    """Upsert the catalogue and bring every tenant's system roles to their catalogue grants."""
+def sync_permissions(engine: Engine) -> bool:
+    """Upsert the catalogue and bring every tenant's system roles to their catalogue grants. Returns whether any
+    role's grants changed."""
     descriptions = {f"{r}:{a}": f"{a} {r.replace('_', ' ')}" for r, actions in RESOURCES.items() for a in actions}
+    changed = 0
     with engine.begin() as conn:
         for perm in ALL_PERMISSIONS:
             resource, action = perm.split(":")
@@ -152,15 +155,15 @@ def sync_permissions(engine: Engine) -> None:
             )
         for name, (_, _, perms) in SYSTEM_ROLES.items():
             wanted = sorted(perms)
-            conn.execute(
+            changed += conn.execute(
                 text(
                     "DELETE FROM role_permissions rp USING roles r, permissions p"
                     " WHERE rp.role_id = r.id AND rp.permission_id = p.id AND r.is_system_role AND r.name = :n"
                     " AND NOT (p.resource || ':' || p.action = ANY(:wanted))"
                 ),
                 {"n": name, "wanted": wanted},
-            )
-            conn.execute(
+            ).rowcount
+            changed += conn.execute(
                 text(
                     "INSERT INTO role_permissions (tenant_id, role_id, permission_id)"
                     " SELECT r.tenant_id, r.id, p.id FROM roles r JOIN permissions p"
@@ -168,7 +171,8 @@ def sync_permissions(engine: Engine) -> None:
                     " WHERE r.is_system_role AND r.name = :n ON CONFLICT DO NOTHING"
                 ),
                 {"n": name, "wanted": wanted},
-            )
+            ).rowcount
+    return changed > 0
 
 
 def database_reachable(engine: Engine) -> str:

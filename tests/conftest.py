@@ -45,7 +45,21 @@ def _start_services() -> tuple[str, str, object | None]:
     return url.set(database=name).render_as_string(hide_password=False), redis_url, embedded
 
 
+def _worker_redis(url: str) -> str:
+    """Under pytest-xdist every worker has a database of its own on the shared server (above) and a Redis
+    database number of its own (1, 2, ...), so that one worker's rate-limit counters, sessions and token
+    versions are not another's."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return url
+    db = int(worker[2:]) + 1
+    if url.startswith("unix://"):
+        return f"{url.split('?')[0]}?db={db}"
+    return f"{url.rsplit('/', 1)[0] if url.count('/') > 2 else url}/{db}"
+
+
 DATABASE_URL, REDIS_URL, _EMBEDDED = _start_services()
+REDIS_URL = _worker_redis(REDIS_URL)
 os.environ["DATABASE_URL"] = DATABASE_URL
 os.environ["REDIS_URL"] = REDIS_URL
 

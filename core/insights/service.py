@@ -104,6 +104,9 @@ WITH v AS (
     detected_at = CASE WHEN anomalies.status = 'resolved' THEN EXCLUDED.detected_at ELSE anomalies.detected_at END,
     status = CASE WHEN anomalies.status = 'dismissed' THEN 'dismissed' ELSE 'open' END,
     resolved_at = NULL
+    -- a pass that started before the row's last change (a newer pass found or resolved it) leaves it alone
+    WHERE anomalies.computed_at <= EXCLUDED.computed_at
+      AND (anomalies.resolved_at IS NULL OR anomalies.resolved_at <= EXCLUDED.computed_at)
   RETURNING (xmax = 0) AS inserted
 )
 SELECT count(*) FILTER (WHERE inserted), count(*) FROM written
@@ -122,8 +125,14 @@ def record_anomalies(
     model_version: str,
 ) -> dict[str, int]:
     """Keep what a full pass of the detectors of `codes` found (one row per kind and record); open anomalies of
-    those kinds that were not found again are resolved. Returns {"new", "kept", "resolved"}."""
+    those kinds that were not found again are resolved (dismissed ones too: when the same anomaly comes back
+    later, it is news again). Passes of one tenant take turns (a transaction-scoped advisory lock), and a row a
+    newer pass wrote or resolved is left alone, so an older pass never reopens what a newer one resolved.
+    Returns {"new", "kept", "resolved"}."""
     actor.require(INSIGHTS, "manage")
+    session.execute(
+        text("SELECT pg_advisory_xact_lock(hashtext('anomalies:' || CAST(:t AS text)))"), {"t": actor.tenant_id}
+    )
     new = kept = 0
     if found:
         rows = [
@@ -152,8 +161,9 @@ def record_anomalies(
         text(
             """
 WITH r AS (
-  UPDATE anomalies SET status = 'resolved', resolved_at = :at
-   WHERE tenant_id = :t AND status = 'open' AND code = ANY(CAST(:codes AS text[])) AND computed_at < :at
+  UPDATE anomalies SET status = 'resolved', resolved_at = :at, dismissed_at = NULL, dismissed_by = NULL
+   WHERE tenant_id = :t AND status IN ('open', 'dismissed') AND code = ANY(CAST(:codes AS text[]))
+     AND computed_at < :at
   RETURNING 1
 )
 SELECT count(*) FROM r
@@ -267,13 +277,17 @@ def count_anomalies(session: Session, actor: Actor, *, since: datetime | None = 
 
 
 def dismiss(session: Session, actor: Actor, anomaly_id: UUID) -> AnomalyRead:
-    """Mark a readable anomaly as a false alarm (who and when are kept); the worker leaves it dismissed."""
+    """Mark a readable anomaly as a false alarm (who and when are kept); the worker leaves it dismissed while
+    it is still found. An anomaly about a person (a rep's activity or win rate) is for their manager to judge:
+    dismissing it needs `insights:manage`."""
     actor.require(INSIGHTS, "read")
     row = session.scalar(
         select(Anomaly).where(Anomaly.tenant_id == actor.tenant_id, Anomaly.id == anomaly_id, _visible(actor))
     )
     if row is None:
         raise NotFound("Anomaly not found")
+    if row.entity_type == "users":
+        actor.require(INSIGHTS, "manage")
     if row.status != "dismissed":
         row.status = "dismissed"
         row.dismissed_by = actor.user_id

@@ -25,7 +25,7 @@ from core.db import unit_of_work
 from core.deals import service as deals
 from core.deals.schemas import DealCreate, DealPatch
 from core.demo import service as demo
-from core.errors import NotFound
+from core.errors import NotFound, PermissionDenied
 from core.insights import service as insights
 from core.insights.schemas import InsightSettingsUpdate
 from tests.factories import PASSWORD, TenantWorld, create_tenant, quiesce
@@ -203,6 +203,37 @@ def test_stored_anomalies_open_stay_dismissed_resolve_and_respect_record_scope(w
     assert again["resolved"] >= 1
     assert rows[theirs].status == "dismissed" and rows[mine].status == "resolved"
     assert rows[theirs].model == anomalies.MODEL and rows[theirs].model_version == anomalies.VERSION
+    with unit_of_work(admin) as session:  # the dismissed one ends when it is no longer found, like any other
+        mark = deals.get(session, admin, theirs)
+        deals.mark_won(session, admin, theirs, version=mark.version)
+    with unit_of_work(admin) as session:
+        anomalies.refresh(session, admin)
+        ended = insights.list_anomalies(session, admin, entity_id=theirs, status=None, code="close_date_pushed")
+    assert ended[0].status == "resolved"
+
+
+def test_an_anomaly_about_a_rep_is_for_a_manager_to_dismiss(world: dict[str, Any]) -> None:
+    tenant: TenantWorld = world["tenant"]
+    admin = world["admin"]
+    rep = tenant.actor(tenant.add_user("rep"))
+    slump = insights.Found("rep_win_rate_drop", "users", rep.user_id, "high", 3.0, "Win rate down from 31% to 0%")
+    with unit_of_work(admin) as session:
+        insights.record_anomalies(
+            session,
+            admin,
+            [slump],
+            computed_at=datetime.now(UTC),
+            codes=["rep_win_rate_drop"],
+            model="t",
+            model_version="1",
+        )
+        row = insights.list_anomalies(session, admin, entity_id=rep.user_id)[0]
+    with unit_of_work(rep) as session:  # the rep sees it, but may not hide it from their manager
+        assert [a.id for a in insights.list_anomalies(session, rep, entity_id=rep.user_id)] == [row.id]
+        with pytest.raises(PermissionDenied):
+            insights.dismiss(session, rep, row.id)
+    with unit_of_work(admin) as session:
+        assert insights.dismiss(session, admin, row.id).status == "dismissed"
 
 
 def test_the_worker_runs_a_pass_on_its_job_and_queues_one_a_day(world: dict[str, Any]) -> None:

@@ -74,9 +74,18 @@ def as_role(workspace: demo.SeedResult, role: str) -> AppTest:
 
 @pytest.fixture(scope="session")
 def loaded(demo_workspace: demo.SeedResult) -> demo.SeedResult:
-    """The demo workspace with its analytics warehouse built (once for the session)."""
+    """The demo workspace with its analytics warehouse built (once for the session). The manager's team is given
+    an open deal of its own when the demo drawn today left it none, so that their dashboards have a pipeline."""
+    from decimal import Decimal
+
+    from core.deals import service as deals
+    from core.deals.schemas import DealCreate
     from etl import pipeline, warehouse
 
+    manager = actor_of(demo_workspace, "manager")
+    with unit_of_work(manager) as session:
+        if not deals.list_deals(session, manager, {"isClosed": ["false"], "limit": ["1"]}).total:
+            deals.create(session, manager, DealCreate(name="Team pipeline", amount=Decimal("18000")))
     if warehouse.current(demo_workspace.tenant_id) is None:
         pipeline.run(demo_workspace.tenant_id, full=True)
     return demo_workspace
