@@ -32,9 +32,18 @@ def refresh(ctx: JobContext) -> dict[str, Any]:
         return actions.refresh(session, system, remeasure=bool(ctx.params.get("remeasure", False)))
 
 
+# The records whose changes can start or end an action (a deal, its tasks and activities, contacts, scores).
+WATCHED = ("deal.", "task.", "activity.", "contact.", "account.")
+
+
+def _interested(session: Any, tenant_id: Any, event_type: str) -> bool:
+    return event_type.startswith(WATCHED)
+
+
 def subscribe_changes() -> None:
-    """A refresh after any change (one per tenant and debounce window). On at import."""
-    subscribe("*", REFRESH, debounce_seconds=lambda: DEBOUNCE_SECONDS)
+    """A refresh after a change that can start or end an action (one per tenant and debounce window). On at
+    import."""
+    subscribe("*", REFRESH, when=_interested, debounce_seconds=lambda: DEBOUNCE_SECONDS)
 
 
 subscribe_changes()

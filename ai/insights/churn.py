@@ -6,7 +6,7 @@
   before those (`engagement_trend` = log2 of the ratio, +1 smoothed), against the account's usual 90 days (its
   rate over the year before those 90 days: `engagement_vs_usual`), days since the last one;
 - sentiment trend: mean polarity of its scored notes and activities in the last 90 days minus the 90 before
-  (`_sentiment`: read from `core.sentiment` when that package exists; 0 without scored text);
+  (`_sentiment`: from `text_sentiments`, people's corrections first; 0 without scored text);
 - open issues: tasks still open at `t` that are flagged as issues (complaint, problem, outage, escalation,
   cancellation, refund, competitor... in the title or description: ISSUE_PATTERN) or overdue by more than 14 days,
   plus notes and activities of the last 180 days that say so or that sentiment scored negative (each counted once);
@@ -250,15 +250,6 @@ def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(data, schema=schema)
 
 
-def sentiment_available() -> bool:
-    """Whether the sentiment of notes and activities is stored (issue 10 §2: `core.sentiment`, `text_sentiments`)."""
-    try:
-        from core.sentiment.models import TextSentiment  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 _SENTIMENT = f"""
 WITH cust AS MATERIALIZED ({_CUSTOMERS})
 SELECT cust.account_id AS account, {_EPOCH.format("s.occurred_at")} AS at,
@@ -281,17 +272,10 @@ SELECT cust.account_id AS account, {_EPOCH.format("s.occurred_at")} AS at,
 
 
 def _sentiment(session: Session, ids: list[str] | None) -> pl.DataFrame:
-    """The sentiment hook: (account, at, polarity in [-1, 1], negative) per scored note or activity of a customer
-    account, from `text_sentiments` (a rep's correction counts as -1, 0 or 1). Empty when sentiment is not installed
-    or not migrated yet: the sentiment factor then stays neutral."""
-    empty = pl.DataFrame(schema=_SCHEMAS["sentiment"])
-    if not sentiment_available():
-        return empty
-    try:
-        with session.begin_nested():
-            rows = session.execute(text(_SENTIMENT), {"all": ids is None, "ids": ids or []}).all()
-    except Exception:  # noqa: BLE001 - the table not there (yet): the factor stays neutral
-        return empty
+    """(account, at, polarity in [-1, 1], negative) per scored note or activity of a customer account, from
+    `text_sentiments` (a rep's correction counts as -1, 0 or 1). No scored text: the sentiment factor stays
+    neutral."""
+    rows = session.execute(text(_SENTIMENT), {"all": ids is None, "ids": ids or []}).all()
     return _frame(rows, _SCHEMAS["sentiment"])
 
 

@@ -33,6 +33,7 @@ Mode = Literal["hybrid", "text", "semantic"]
 MODES: tuple[str, ...] = ("hybrid", "text", "semantic")
 RRF_K = 60
 SEMANTIC_CANDIDATES = 30
+MAX_CANDIDATES = 1000
 # Cosine below which a record is not offered as a meaning match (MiniLM: unrelated texts sit around 0.0-0.2).
 MIN_SIMILARITY = 0.25
 _TYPE_WORDS = {
@@ -101,6 +102,27 @@ def _semantic(
     return found, example is not None
 
 
+def _readable_semantic(
+    session: Session, actor: Actor, query: str, types: list[str], limit: int
+) -> tuple[list[tuple[str, UUID, float]], dict[tuple[str, Any], tuple[str, str | None]], bool]:
+    """Meaning matches with the titles of those the actor may read. The nearest records are taken across the
+    workspace, then filtered by record scope; a rep who sees only their own or their team's records may find
+    few of theirs among them, so the search widens (4 times the candidates, up to `MAX_CANDIDATES` per type)
+    while fewer than `limit` are readable and some type still had more matches above `MIN_SIMILARITY`."""
+    depth = max(limit, SEMANTIC_CANDIDATES)
+    while True:
+        semantic, by_example = _semantic(session, actor, query, types, depth)
+        titles: dict[tuple[str, Any], tuple[str, str | None]] = {}
+        for entity_type in types:
+            ids = [entity_id for t, entity_id, _ in semantic if t == entity_type]
+            described = text_search.describe(session, actor, entity_type, ids)
+            titles.update({(entity_type, i): v for i, v in described.items()})
+        more = any(sum(1 for t, _, _ in semantic if t == entity_type) >= depth for entity_type in types)
+        if len(titles) >= limit or not more or depth >= MAX_CANDIDATES:
+            return semantic, titles, by_example
+        depth = min(MAX_CANDIDATES, depth * 4)
+
+
 def search(
     session: Session,
     actor: Actor,
@@ -125,19 +147,13 @@ def search(
     if mode == "text":
         return text_search.search(session, actor, query, types=allowed, limit=limit)
 
-    depth = max(limit, SEMANTIC_CANDIDATES)
-    semantic, by_example = _semantic(session, actor, query, allowed, depth)
+    semantic, titles, by_example = _readable_semantic(session, actor, query, allowed, limit)
+    readable = [(t, i, s) for t, i, s in semantic if (t, i) in titles]
     text_hits: list[SearchHit] = []
     if mode == "hybrid" and not by_example:  # by example, the words name the example itself: not a result
         text_types = [t for t in allowed if t in SEARCH_TYPES]
         if text_types:
             text_hits = text_search.search(session, actor, query, types=text_types, limit=MAX_LIMIT)
-
-    titles: dict[tuple[str, Any], tuple[str, str | None]] = {}
-    for entity_type in allowed:
-        ids = [entity_id for t, entity_id, _ in semantic if t == entity_type]
-        titles.update({(entity_type, i): v for i, v in text_search.describe(session, actor, entity_type, ids).items()})
-    readable = [(t, i, s) for t, i, s in semantic if (t, i) in titles]
 
     fused: dict[tuple[str, Any], dict[str, Any]] = {}
     for rank, hit in enumerate(text_hits, start=1):

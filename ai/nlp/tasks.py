@@ -46,8 +46,21 @@ def embed_all(ctx: JobContext) -> dict[str, Any]:
     return result
 
 
+# Events about the records that have vectors (a task or a team changes none of them).
+EMBEDDED_EVENTS = ("account.", "contact.", "deal.", "note.", "activity.")
+
+
+def _about_embedded_records(session: Any, tenant_id: Any, event_type: str) -> bool:
+    return event_type.startswith(EMBEDDED_EVENTS)
+
+
 def subscribe_changes() -> None:
-    subscribe("*", CHANGES, debounce_seconds=lambda: get_settings().embedding_debounce_seconds)
+    subscribe(
+        "*",
+        CHANGES,
+        when=_about_embedded_records,
+        debounce_seconds=lambda: get_settings().embedding_debounce_seconds,
+    )
 
 
 subscribe_changes()

@@ -97,9 +97,7 @@ def this_week(actor: Actor) -> None:
     if not found:
         ui.empty("No new anomaly in the last 7 days.", icon=":material/verified:")
     else:
-        counts: dict[str, int] = {}
-        for a in found:
-            counts[a.code] = counts.get(a.code, 0) + 1
+        counts = load(actor, insights.count_anomalies, since=since)  # all of them; the table lists the newest 200
         tiles = st.columns(min(4, len(counts)))
         for i, (code, n) in enumerate(sorted(counts.items(), key=lambda kv: -kv[1])):
             tiles[i % len(tiles)].metric(LABELS[code], n)

@@ -21,7 +21,7 @@ from pydantic_core import to_json
 from sqlalchemy import Select, func, select, text
 from sqlalchemy.orm import Session
 
-from core.actions.models import KINDS, NextActionDecision, NextBestAction
+from core.actions.models import ENTITY_TYPES, KINDS, NextActionDecision, NextBestAction
 from core.actions.schemas import KIND_LABELS, ActionRead, ActionStats, KindStats, RecordChange
 from core.activities.service import CONTACTING_TYPES
 from core.actor import Actor
@@ -69,9 +69,11 @@ def list_actions(
     limit: int = 50,
 ) -> list[NextBestAction]:
     """The open actions, highest expected value first: of one deal or contact (a record the actor cannot see is a
-    404), and/or only those the actor should take (`mine`)."""
+    404), or of every deal or contact (`entity_type` alone), and/or only those the actor should take (`mine`)."""
     statement = readable(actor)
-    if entity_id is not None or entity_type is not None:
+    if entity_id is None and entity_type in ENTITY_TYPES:
+        statement = statement.where(NextBestAction.entity_type == entity_type)
+    elif entity_id is not None or entity_type is not None:
         if entity_type == "deals" and entity_id is not None:
             deals.get(session, actor, entity_id)
             statement = statement.where(NextBestAction.deal_id == entity_id)

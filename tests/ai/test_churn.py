@@ -374,8 +374,6 @@ def test_snapshot_outcomes_follow_the_definition(history_world: Planted) -> None
 def test_sentiment_of_the_accounts_text_counts_when_it_is_stored() -> None:
     """Negative calls lately after positive ones before: sentiment falling and open issues, in the features and in
     the rules' reasons (the trend from `text_sentiments`, a rep's correction counting over the model's label)."""
-    if not churn.sentiment_available():
-        pytest.skip("core.sentiment is not installed")
     from core.sentiment.models import TextSentiment
 
     world = create_tenant()

@@ -142,6 +142,20 @@ def test_semantic_hits_respect_record_scope_and_tenancy(world: dict[str, Any]) -
     try:
         with unit_of_work(rep) as session:
             assert hybrid.search(session, rep, "pricing complaints", mode="semantic") == []
+        # Many of the admin's notes are nearer the query than the rep's own: the search widens until it finds it.
+        admin = tenant.admin
+        with unit_of_work(admin) as session:
+            for i in range(40):
+                body = f"Complaint {i}: the customer says our pricing is far too high and the quote too expensive."
+                notes.create(session, admin, "accounts", world["ids"]["initech"], NoteCreate(body=body))
+        with unit_of_work(rep) as session:
+            own = accounts.create(session, rep, AccountCreate(name="Rep's own account")).id
+            mine = notes.create(session, rep, "accounts", own, NoteCreate(body="They grumbled a bit about the cost."))
+        with unit_of_work(Actor.system(tenant.tenant_id)) as session:
+            store.refresh(session, tenant.tenant_id)
+        with unit_of_work(rep) as session:
+            found = hybrid.search(session, rep, "pricing complaints", mode="semantic", types=["notes"])
+        assert [h.id for h in found] == [mine.id]
         with unit_of_work(other.admin) as session:
             assert hybrid.search(session, other.admin, "robots for factories", mode="semantic") == []
             # Row-level security: another tenant's vectors are invisible even to a raw query.

@@ -139,7 +139,9 @@ def test_a_deals_actions_are_ranked_with_reasons_and_a_rep_sees_only_their_own(c
     assert mine and {a["dealId"] for a in mine} == {str(world.rep_deal)}
     everyone = assert_success(client.get(f"{API}/next-actions", headers=world.headers["admin"]))
     assert {a["dealId"] for a in everyone} == {str(world.rep_deal), str(world.admin_deal)}
-    bad = client.get(f"{API}/next-actions?entityType=deals", headers=world.headers["admin"])
+    of_deals = assert_success(client.get(f"{API}/next-actions?entityType=deals", headers=world.headers["admin"]))
+    assert of_deals and {a["entityType"] for a in of_deals} == {"deals"}
+    bad = client.get(f"{API}/next-actions?entityId={world.rep_deal}", headers=world.headers["admin"])
     assert assert_error(bad, 400, "VALIDATION_ERROR")["details"][0]["field"] == "entityType"
 
 

@@ -66,6 +66,12 @@ def test_a_deals_next_actions_and_the_workspace_view(world: dict[str, Any]) -> N
     )
     assert found["nextActions"] and all(a["expectedValue"] is not None for a in found["nextActions"])
     assert "churnRisk" not in found
+    deals_overview = assert_success(
+        client.get(f"{API}/insights", params={"entity": "deals", "limit": 5}, headers=headers)
+    )
+    values = [a["expectedValue"] for a in deals_overview["nextActions"]]
+    assert values and len(values) <= 5 and values == sorted(values, key=float, reverse=True)
+    assert {a["entityType"] for a in deals_overview["nextActions"]} == {"deals"}
     overview = assert_success(client.get(f"{API}/insights", params={"entity": "accounts", "limit": 5}, headers=headers))
     scores = [r["score"] for r in overview["churnRisks"]]
     assert scores == sorted(scores, reverse=True) and len(scores) <= 5
