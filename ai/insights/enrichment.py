@@ -47,11 +47,13 @@ from ai.insights.enrichment_rules import (
     region_suggestion,
     title_suggestions,
 )
+from core.accounts.models import Account
 from core.accounts.schemas import domain_of
 from core.actor import Actor
 from core.contacts.models import Contact
 from core.contacts.service import FREE_MAIL_DOMAINS
 from core.duplicates import service as duplicates
+from core.search.service import prefix_condition
 from core.suggestions import service as suggestions
 from core.suggestions.schemas import NewSuggestion
 
@@ -243,8 +245,12 @@ def _account_duplicates(session: Session, actor: Actor, rows: Sequence[Any]) -> 
     domains = {r.domain for r in rows if r.domain}
     if not prefixes and not domains:
         return {}
+    # Candidates selected in SQL (the domain, or a name starting with one of the normalised prefixes, on the
+    # (tenant_id, name) index), not the whole table per chunk.
+    conditions = [Account.domain.in_(domains)] if domains else []
+    conditions += [prefix_condition(Account.name, prefix) for prefix in prefixes]
     by_domain, by_prefix = defaultdict(list), defaultdict(list)
-    for c in session.execute(duplicates._account_rows(actor).limit(MAX_CANDIDATES)):
+    for c in session.execute(duplicates._account_rows(actor).where(or_(*conditions)).limit(MAX_CANDIDATES)):
         if c.domain in domains:
             by_domain[c.domain].append(c)
         prefix = duplicates.normalize_company(c.name)[:3]

@@ -34,8 +34,10 @@ CHUNK = 512  # records read, embedded and written per step
 OVERLAP = timedelta(minutes=10)
 EXACT_SCAN_LIMIT = 100_000  # without pgvector, the most vectors of one type that one search scans
 
-# The text each record type is embedded from: what a person would say the record is about. `updated_at` of
-# the record (or of its parts, for a deal's stage name) drives the incremental pass.
+# The text each record type is embedded from: what a person would say the record is about. The record's own
+# `updated_at` drives the incremental pass: a contact's or deal's vector takes a renamed account or stage into
+# account when the contact or deal itself next changes, or at a rebuild (reading every contact of an account at
+# each account change would make one rename cost a pass over thousands of records).
 _SEP = "' · '"
 TEXTS: dict[str, str] = {
     "contacts": f"""
