@@ -65,11 +65,19 @@ os.environ["REDIS_URL"] = REDIS_URL
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
+    import fcntl
+
     from core.config import reset_settings
     from core.database_admin import migrate
 
     reset_settings()
-    migrate()
+    # Under pytest-xdist the workers migrate their own databases on one server, but the runtime role is the
+    # server's: one worker at a time (a file lock in the data dir they share), or ALTER ROLE collides.
+    lock_path = Path(os.environ["CLIENTFORGE_DATA_DIR"]).parent / "migrate.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        migrate()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
