@@ -27,8 +27,8 @@ def search(
     mode: Annotated[
         Literal["hybrid", "text", "semantic"],
         Query(
-            description="`text`: words and prefixes, typo-tolerant names. `semantic`: by meaning (\"notes about"
-            " pricing complaints\", \"companies like Acme\"). `hybrid` (default): both, fused by reciprocal rank."
+            description='`text`: words and prefixes, typo-tolerant names. `semantic`: by meaning ("notes about'
+            ' pricing complaints", "companies like Acme"). `hybrid` (default): both, fused by reciprocal rank.'
         ),
     ] = "hybrid",
     types: Annotated[
