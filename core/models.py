@@ -3,6 +3,7 @@
 from core.accounts.models import Account
 from core.actions.models import NextActionDecision, NextBestAction
 from core.activities.models import Activity
+from core.albedo.models import Conversation, Message
 from core.analytics.models import Dashboard, DashboardWidget, EtlRun, Report, ReportSchedule
 from core.audit.models import AuditLog
 from core.auth.models import ApiKey
@@ -41,6 +42,7 @@ __all__ = [
     "EtlRun",
     "Base",
     "Contact",
+    "Conversation",
     "CustomField",
     "CustomFieldValue",
     "Deal",
@@ -57,6 +59,7 @@ __all__ = [
     "InsightSettings",
     "Job",
     "LeadScore",
+    "Message",
     "NextActionDecision",
     "NextBestAction",
     "MlModel",

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from ai.nlp import store
 from core.actions.models import NextActionDecision, NextBestAction
+from core.albedo.models import Conversation, Message
 from core.auth import service as auth
 from core.churn.models import ChurnRisk
 from core.config import APP_DB_ROLE
@@ -324,6 +325,12 @@ def _populate_records(world: TenantWorld) -> None:
                     category_source="owner",
                 ),
             ]
+        )
+        conversation = Conversation(id=new_id(), tenant_id=t, user_id=owner, title="Pipeline questions")
+        session.add(conversation)
+        session.flush()
+        session.add(
+            Message(id=new_id(), tenant_id=t, conversation_id=conversation.id, role="user", content="My deals?")
         )
         session.flush()
         store.refresh(session, t, types=["notes"])  # the note's embedding, as the worker writes it
