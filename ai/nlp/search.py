@@ -81,37 +81,30 @@ def _by_example(session: Session, actor: Actor, query: str, allowed: list[str]) 
     return None
 
 
-def _semantic(
-    session: Session, actor: Actor, query: str, types: list[str], candidates: int
-) -> tuple[list[tuple[str, UUID, float]], bool]:
-    """Nearest records by meaning, most similar first; and whether the query was a search by example."""
+def _query_vector(
+    session: Session, actor: Actor, query: str, types: list[str]
+) -> tuple[Any, list[UUID], list[str], bool]:
+    """(the vector to search with, ids to leave out, the types to search, whether it is a search by example)."""
     example = _by_example(session, actor, query, types)
-    if example is not None:
-        (vector, (_, own_id)), types = example
-    else:
-        vector, own_id = embeddings.embed([query])[0], None
-    exclude = [own_id] if own_id is not None else []
-    found = [
-        (entity_type, entity_id, similarity)
-        for entity_type, entity_id, similarity in store.nearest_many(
-            session, actor, types, vector, candidates, exclude=exclude
-        )
-        if similarity >= MIN_SIMILARITY
-    ]
-    found.sort(key=lambda item: -item[2])
-    return found, example is not None
+    if example is None:
+        return embeddings.embed([query])[0], [], types, False
+    (vector, (_, own_id)), example_types = example
+    return vector, [own_id], example_types, True
 
 
 def _readable_semantic(
     session: Session, actor: Actor, query: str, types: list[str], limit: int
 ) -> tuple[list[tuple[str, UUID, float]], dict[tuple[str, Any], tuple[str, str | None]], bool]:
-    """Meaning matches with the titles of those the actor may read. The nearest records are taken across the
-    workspace, then filtered by record scope; a rep who sees only their own or their team's records may find
-    few of theirs among them, so the search widens (4 times the candidates, up to `MAX_CANDIDATES` per type)
-    while fewer than `limit` are readable and some type still had more matches above `MIN_SIMILARITY`."""
+    """Meaning matches (most similar first, at least `MIN_SIMILARITY`) with the titles of those the actor may
+    read, and whether the query was a search by example. The nearest records are taken across the workspace,
+    then filtered by record scope; a rep who sees only their own or their team's records may find few of theirs
+    among them, so the search widens (4 times the candidates, up to `MAX_CANDIDATES` per type) while fewer than
+    `limit` are readable and some type still had more matches above `MIN_SIMILARITY`."""
+    vector, exclude, types, by_example = _query_vector(session, actor, query, types)
     depth = max(limit, SEMANTIC_CANDIDATES)
     while True:
-        semantic, by_example = _semantic(session, actor, query, types, depth)
+        nearest = store.nearest_many(session, actor, types, vector, depth, exclude=exclude)
+        semantic = sorted((row for row in nearest if row[2] >= MIN_SIMILARITY), key=lambda row: -row[2])
         titles: dict[tuple[str, Any], tuple[str, str | None]] = {}
         for entity_type in types:
             ids = [entity_id for t, entity_id, _ in semantic if t == entity_type]
