@@ -123,6 +123,19 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
     smtp_from: str = Field("ClientForge <reports@localhost>", alias="SMTP_FROM")
 
+    # Albedo's Claude engine: used only when ANTHROPIC_API_KEY is set (else the offline engine answers).
+    # ANTHROPIC_BASE_URL points it elsewhere (a proxy, or the tests' local fake of the Messages API).
+    anthropic_api_key: SecretStr | None = Field(None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(None, alias="ANTHROPIC_BASE_URL")
+    albedo_claude_model: str = Field("claude-sonnet-4-6", alias="ALBEDO_CLAUDE_MODEL")
+    albedo_max_tokens: int = Field(1024, alias="ALBEDO_MAX_TOKENS", ge=64)
+    albedo_timeout_seconds: float = Field(30.0, alias="ALBEDO_TIMEOUT_SECONDS", gt=0)
+    # Model calls per question (each tool round is one): bounds the cost and latency of a runaway plan.
+    albedo_max_tool_rounds: int = Field(5, alias="ALBEDO_MAX_TOOL_ROUNDS", ge=1)
+    # Per tenant: tokens (input + output) a day and Claude requests a minute; beyond either, the offline engine.
+    albedo_tenant_daily_tokens: int = Field(200_000, alias="ALBEDO_TENANT_DAILY_TOKENS", ge=0)
+    albedo_requests_per_minute: int = Field(30, alias="ALBEDO_REQUESTS_PER_MINUTE", ge=0)
+
     log_level: str = Field("INFO", alias="CLIENTFORGE_LOG_LEVEL")
 
     # The first admin `clientforge up` creates on an empty database (its password is generated, shown once).

@@ -193,6 +193,15 @@ def _on_begin(session: Session, transaction: Any, connection: Any) -> None:
         _SET_CONTEXT.run(connection, context_params(*scope))
 
 
+def refresh_context(session: Session) -> None:
+    """Re-apply the current `RequestContext` to the session's open transaction (`SET LOCAL` again), for work
+    that changes hands mid-transaction: an Albedo action confirmed in an API request is audited via "albedo"
+    with its own request id. Pending changes are flushed first, under the context they were made in."""
+    scope = session.info.get("tenancy")
+    if scope is not None and any(scope):
+        _SET_CONTEXT.rows(session, context_params(*scope))
+
+
 def bind_tenant(
     session: Session, tenant_id: UUID | None, user_id: UUID | None = None, api_key_id: UUID | None = None
 ) -> None:

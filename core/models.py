@@ -3,7 +3,7 @@
 from core.accounts.models import Account
 from core.actions.models import NextActionDecision, NextBestAction
 from core.activities.models import Activity
-from core.albedo.models import Conversation, Message
+from core.albedo.models import Conversation, Message, Proposal
 from core.analytics.models import Dashboard, DashboardWidget, EtlRun, Report, ReportSchedule
 from core.audit.models import AuditLog
 from core.auth.models import ApiKey
@@ -60,6 +60,7 @@ __all__ = [
     "Job",
     "LeadScore",
     "Message",
+    "Proposal",
     "NextActionDecision",
     "NextBestAction",
     "MlModel",

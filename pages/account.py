@@ -6,6 +6,7 @@ from uuid import UUID
 
 import streamlit as st
 
+from app.ui import albedo as albedo_ui
 from app.ui import churn as churn_ui
 from app.ui import insights as anomaly_ui
 from app.ui import records as rec
@@ -59,6 +60,7 @@ open_deals = (
 )
 
 st.header(account.name)
+albedo_ui.ask_button(actor, "account", account_id, account.name)
 about = [v for v in (account.domain, account.industry, account.company_size and f"{account.company_size} people") if v]
 st.caption(" · ".join([*about, f"Owner: {rec.owner_name(everyone, account.owner_id)}"]))
 if parent is not None:

@@ -8,6 +8,7 @@ from uuid import UUID
 import streamlit as st
 
 from app.ui import actions as action_ui
+from app.ui import albedo as albedo_ui
 from app.ui import records as rec
 from app.ui import scoring as scores
 from app.ui import suggestions as suggestion_ui
@@ -60,6 +61,7 @@ def label(value: str | None) -> str:
 
 
 st.header(name)
+albedo_ui.ask_button(actor, "contact", contact_id, name)
 about = [v for v in (contact.title, contact.company, contact.email, contact.phone or contact.mobile) if v]
 st.caption(" · ".join([*about, f"Owner: {rec.owner_name(everyone, contact.owner_id)}"]))
 if account is not None:

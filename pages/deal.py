@@ -9,6 +9,7 @@ from uuid import UUID
 import streamlit as st
 
 from app.ui import actions as action_ui
+from app.ui import albedo as albedo_ui
 from app.ui import insights as anomaly_ui
 from app.ui import records as rec
 from app.ui import widgets as ui
@@ -64,6 +65,7 @@ if deal.is_closed:
 else:
     status = ":red-badge[Rotting]" if deal.is_rotting else ":blue-badge[Open]"
 st.subheader(f"{deal.name} {status}")
+albedo_ui.ask_button(actor, "deal", deal.id, deal.name)
 tiles = st.columns(5)
 tiles[0].metric("Amount", ui.money(deal.amount, deal.currency))
 tiles[1].metric("Stage", deal.stage_name, help=f"Pipeline {deal.pipeline_name}")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 os.environ["CLIENTFORGE_ENV"] = "test"
+os.environ["ANTHROPIC_API_KEY"] = ""  # a developer's key in .env must not send tests to the real Claude
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="cf-test-"))
 os.environ.setdefault("CLIENTFORGE_DATA_DIR", str(_RUN_DIR / "data"))
 # The warehouse's handlers (etl.tasks) react to every change; tests of other features must not wait for loads.

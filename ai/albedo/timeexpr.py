@@ -180,8 +180,8 @@ def _resolve(kind: str, m: re.Match[str], today: date, fsm: int, zone: ZoneInfo)
         day = today + timedelta(days={"today": 0, "yesterday": -1, "tomorrow": 1}[m["day"].lower()])
         return _moment(day, m, words, zone)
     if kind == "weekday":
-        ahead = (WEEKDAYS[m["weekday"].lower()] - today.weekday()) % 7 or 7
-        return _moment(today + timedelta(days=ahead), m, words, zone)
+        days = (WEEKDAYS[m["weekday"].lower()] - today.weekday()) % 7 or 7
+        return _moment(today + timedelta(days=days), m, words, zone)
     if kind == "month":
         month = MONTHS[m["month"].lower()]
         if m["year"]:

@@ -51,6 +51,7 @@ PAGES: tuple[PageDef, ...] = (
     PageDef("accounts.py", "Accounts", ":material/domain:", "Workspace", ("accounts:read",)),
     PageDef("tasks.py", "Tasks", ":material/task_alt:", "Workspace", ("tasks:read",)),
     PageDef("search.py", "Search", ":material/search:", "Workspace"),
+    PageDef("albedo.py", "Albedo", ":material/smart_toy:", "Workspace", ("albedo:use",)),
     PageDef("deal.py", "Deal", ":material/handshake:", "Workspace", ("deals:read",), hidden=True),
     PageDef("contact.py", "Contact", ":material/person:", "Workspace", ("contacts:read",), hidden=True),
     PageDef("account.py", "Account", ":material/domain:", "Workspace", ("accounts:read",), hidden=True),

@@ -56,3 +56,36 @@ class Message(IdMixin, TenantMixin, Base):
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     engine: Mapped[str | None] = mapped_column(String(20))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+PROPOSAL_STATUSES = ("pending", "confirmed", "cancelled", "failed", "undone")
+
+
+class Proposal(IdMixin, TenantMixin, Base):
+    """A write Albedo offered: what it would change (`changes`, record by record, old -> new), waiting for its
+    user's confirmation. Nothing changes until `core.albedo.proposals.confirm`; `versions` are the records'
+    versions when it was proposed (a record changed since makes confirming a 409), `result` what was done."""
+
+    __tablename__ = "ai_proposals"
+    __table_args__ = (
+        Index("ix_ai_proposals_conversation", "tenant_id", "conversation_id", "created_at"),
+        CheckConstraint(
+            "status IN ('pending', 'confirmed', 'cancelled', 'failed', 'undone')", name="ck_ai_proposals_status"
+        ),
+    )
+
+    conversation_id: Mapped[UUID] = mapped_column(ForeignKey("ai_conversations.id", ondelete="CASCADE"), nullable=False)
+    message_id: Mapped[UUID | None] = mapped_column(ForeignKey("ai_messages.id", ondelete="SET NULL"))
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    action: Mapped[str] = mapped_column(String(40), nullable=False)
+    arguments: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    changes: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    versions: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, default=dict)
+    summary: Mapped[str] = mapped_column(Text, nullable=False)
+    status: Mapped[str] = mapped_column(String(20), nullable=False, default="pending", server_default="pending")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    undone_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

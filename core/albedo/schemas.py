@@ -49,3 +49,44 @@ class MessageRead(ReadSchema):
     data: dict[str, Any] | None
     engine: Literal["offline", "claude"] | None
     created_at: datetime
+
+
+# Proposals ----------------------------------------------------------------------------------------------
+
+
+class ProposalRecord(ReadSchema):
+    """A record a change is about (the shape of ai.albedo.contract.RecordRef)."""
+
+    type: Literal["contact", "account", "deal", "task", "activity", "note", "user"]
+    id: str
+    label: str
+
+
+class ProposalChange(ReadSchema):
+    """One field of one record, old -> new (old is None for a new record; `record` is None before it exists)."""
+
+    record: ProposalRecord | None
+    field: str
+    old: Any = None
+    new: Any = None
+
+
+class ProposalRead(ReadSchema):
+    """A proposal as users see it: what Albedo would do (or did), and what became of it. Its first five fields are
+    those of ai.albedo.contract.ProposalView."""
+
+    id: UUID
+    action: str
+    summary: str
+    changes: list[ProposalChange]
+    status: Literal["pending", "confirmed", "cancelled", "failed", "undone"]
+    conversation_id: UUID
+    message_id: UUID | None
+    arguments: dict[str, Any]
+    result: dict[str, Any] | None
+    error: str | None
+    undoable: bool = Field(False, description="Whether `POST .../undo` can take the change back now.")
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
+    undone_at: datetime | None

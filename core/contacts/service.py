@@ -175,6 +175,20 @@ def tags_in_use(session: Session, actor: Actor, *, limit: int = 200) -> list[str
     return list(session.scalars(select(tags.c.tag).distinct().order_by(tags.c.tag).limit(limit)))
 
 
+def lead_sources_in_use(session: Session, actor: Actor, *, limit: int = 200) -> list[str]:
+    """The distinct lead sources of the contacts the actor can see, alphabetically (pickers; Albedo's words)."""
+    actor.require(ENTITY, "read")
+    statement = (
+        readable(actor)
+        .with_only_columns(Contact.lead_source)
+        .where(Contact.lead_source.is_not(None))
+        .distinct()
+        .order_by(Contact.lead_source)
+        .limit(limit)
+    )
+    return [source for source in session.scalars(statement) if source]
+
+
 def _check_account(session: Session, actor: Actor, account_id: UUID | None) -> None:
     if account_id is None:
         return

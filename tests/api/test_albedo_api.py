@@ -49,3 +49,73 @@ def test_others_conversations_roles_and_bad_input(client: Any, tenant: TenantWor
     assert "title" in str(bad)
     assert_error(client.post(URL, json={"title": "x", "extra": 1}, headers=rep), 400)
     assert assert_success(client.get(f"{URL}/{theirs['id']}", headers=rep))["title"] == "Mine"
+
+
+def _deals(tenant: TenantWorld, owner_id: Any, *amounts: int) -> list[str]:
+    from core.deals import service as deals
+    from core.deals.schemas import DealCreate
+
+    with unit_of_work(tenant.admin) as session:
+        return [
+            str(deals.create(session, tenant.admin, DealCreate(name=f"Deal {i} {a}", amount=a, owner_id=owner_id)).id)
+            for i, a in enumerate(amounts)
+        ]
+
+
+def test_asking_answers_from_the_askers_records(client: Any, tenant: TenantWorld) -> None:
+    email = f"rep-ask@{tenant.slug}.example.com"
+    rep_id = tenant.add_user("rep", email=email)
+    mine = _deals(tenant, rep_id, 30_000, 70_000)
+    _deals(tenant, tenant.admin_id, 90_000)  # another's: never in the rep's answer
+    headers = login_headers(client, email, tenant.slug)
+    conversation = assert_success(client.post(URL, json={}, headers=headers), 201)
+    answered = assert_success(
+        client.post(f"{URL}/{conversation['id']}/messages", json={"content": "show my open deals"}, headers=headers)
+    )
+    reply = answered["reply"]
+    assert reply["intent"] == "find_records" and reply["engine"] == "offline"
+    assert reply["value"] == 2 and sorted(r["id"] for r in reply["table"]["records"]) == sorted(mine)
+    assert [c["name"] for c in reply["tool_calls"] if c["name"] == "find_records"] == ["find_records"]
+    assert answered["question"]["content"] == "show my open deals" and answered["answer"]["intent"] == "find_records"
+    follow = assert_success(
+        client.post(f"{URL}/{conversation['id']}/messages", json={"content": "only those over $50k"}, headers=headers)
+    )["reply"]
+    assert [r["id"] for r in follow["table"]["records"]] == [mine[1]]
+    stored = assert_success(client.get(f"{URL}/{conversation['id']}/messages", headers=headers))
+    assert [m["role"] for m in stored] == ["user", "assistant", "user", "assistant"]
+    assert stored[3]["data"]["table"]["records"][0]["id"] == mine[1]
+
+
+def test_a_streamed_answer_comes_as_server_sent_events(client: Any, tenant: TenantWorld) -> None:
+    email = f"rep-stream@{tenant.slug}.example.com"
+    rep_id = tenant.add_user("rep", email=email)
+    _deals(tenant, rep_id, 10_000)
+    headers = login_headers(client, email, tenant.slug)
+    conversation = assert_success(client.post(URL, json={}, headers=headers), 201)
+    response = client.post(
+        f"{URL}/{conversation['id']}/messages", json={"content": "list my deals", "stream": True}, headers=headers
+    )
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = [block.split("\n", 1) for block in response.text.strip().split("\n\n")]
+    names = [head.removeprefix("event: ") for head, _ in events]
+    assert names[0] == "delta" and names[-1] == "reply"
+    import json
+
+    final = json.loads(events[-1][1].removeprefix("data: "))
+    text = "".join(json.loads(body.removeprefix("data: "))["text"] for head, body in events if head.endswith("delta"))
+    assert text == final["reply"]["text"] and final["reply"]["value"] == 1
+    assert len(assert_success(client.get(f"{URL}/{conversation['id']}/messages", headers=headers))) == 2
+
+
+def test_asking_in_anothers_conversation_or_badly(client: Any, tenant: TenantWorld) -> None:
+    rep = login_headers(client, user_email(tenant, "rep"), tenant.slug)
+    admin = login_headers(client, tenant.admin_email, tenant.slug)
+    theirs = assert_success(client.post(URL, json={}, headers=rep), 201)
+    assert_error(client.post(f"{URL}/{theirs['id']}/messages", json={"content": "hi"}, headers=admin), 404)
+    assert_error(
+        client.post(f"{URL}/{theirs['id']}/messages", json={"content": "hi", "stream": True}, headers=admin), 404
+    )
+    bad = assert_error(client.post(f"{URL}/{theirs['id']}/messages", json={"content": ""}, headers=rep), 400)
+    assert "content" in str(bad)
+    assert_error(client.post(f"{URL}/{theirs['id']}/messages", json={"content": "x" * 4001}, headers=rep), 400)
+    assert assert_success(client.get(f"{URL}/{theirs['id']}/messages", headers=rep)) == []

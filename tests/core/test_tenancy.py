@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from ai.nlp import store
 from core.actions.models import NextActionDecision, NextBestAction
-from core.albedo.models import Conversation, Message
+from core.albedo.models import Conversation, Message, Proposal
 from core.auth import service as auth
 from core.churn.models import ChurnRisk
 from core.config import APP_DB_ROLE
@@ -331,6 +331,20 @@ def _populate_records(world: TenantWorld) -> None:
         session.flush()
         session.add(
             Message(id=new_id(), tenant_id=t, conversation_id=conversation.id, role="user", content="My deals?")
+        )
+        session.add(
+            Proposal(
+                id=new_id(),
+                tenant_id=t,
+                conversation_id=conversation.id,
+                user_id=owner,
+                action="create_task",
+                arguments={"title": "Call back"},
+                changes=[{"record": None, "field": "title", "old": None, "new": "Call back"}],
+                versions={},
+                summary="Create task 'Call back'",
+                expires_at=datetime.now(UTC) + timedelta(hours=1),
+            )
         )
         session.flush()
         store.refresh(session, t, types=["notes"])  # the note's embedding, as the worker writes it
