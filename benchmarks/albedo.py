@@ -3,7 +3,8 @@
 1. A medium demo workspace (seeded once into `--data-dir` and reused; its warehouse, lead scores, next best actions,
    anomalies, revenue forecasts and, unless `--no-embed`, embeddings prepared as the evaluation's are).
 2. Warm-up: the engine answers a few questions first (model load, picklists, caches), not measured.
-3. Latency: every read case's first question of the evaluation set (tests/albedo/cases.yaml), asked `--rounds` times
+3. Latency: every read case's first question of the evaluation set (tests/albedo/cases.yaml, or `--cases PATH`, e.g.
+   the held-out set tests/albedo/heldout.yaml), asked `--rounds` times
    through `ai.albedo.chat.send(engine="offline")` as the case's user, each in a fresh conversation and its own
    transaction (the stored messages included, as the page and the API pay for them): p50/p95 per question group
    (the case's intent) and overall, next to the target (p95 < 300 ms after warm-up).
@@ -12,6 +13,7 @@
    the reused workspace).
 
     .venv/bin/python benchmarks/albedo.py [--scale medium] [--data-dir DIR] [--rounds 5] [--no-embed] [--with-writes]
+        [--cases tests/albedo/heldout.yaml]
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks._services import services  # noqa: E402
 
 TARGET_P95_MS = 300.0
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CASES = ROOT / "tests" / "albedo" / "cases.yaml"
 
 
 def _percentile(values: list[float], pct: float) -> float:
@@ -35,10 +39,10 @@ def _percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
-def latency(world: object, rounds: int) -> None:
+def latency(world: object, rounds: int, cases_path: Path = DEFAULT_CASES) -> None:
     from tests.albedo import evaluation
 
-    fixtures, cases = evaluation.load()
+    fixtures, cases = evaluation.load(cases_path)
     reads = [c for c in cases if not c.writes]
     questions = []
     for case in reads:
@@ -83,15 +87,33 @@ def latency(world: object, rounds: int) -> None:
         print(f"  {statistics.median(values):8.1f}  {question[:100]}")
 
 
-def accuracy(world: object, with_writes: bool) -> None:
+def accuracy(world: object, with_writes: bool, cases_path: Path = DEFAULT_CASES) -> None:
     from tests.albedo import evaluation
 
-    fixtures, cases = evaluation.load()
+    fixtures, cases = evaluation.load(cases_path)
     chosen = cases if with_writes else [c for c in cases if not c.writes]
     t0 = time.perf_counter()
     outcomes = evaluation.run(world, fixtures, chosen)  # type: ignore[arg-type]
-    print(f"\naccuracy on the evaluation set ({len(chosen)} cases, {time.perf_counter() - t0:.0f} s)")
+    print(f"\naccuracy on {_shown(cases_path)} ({len(chosen)} cases, {time.perf_counter() - t0:.0f} s)")
     print(evaluation.report(outcomes))
+
+
+def _shown(path: Path) -> str:
+    """The cases file as the report names it: relative to the repository when it is inside it."""
+    try:
+        return str(path.resolve().relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
+def _cases_path(value: str) -> Path:
+    """A cases file as given, else relative to the repository root (the benchmark may run from anywhere)."""
+    path = Path(value)
+    if not path.exists() and not path.is_absolute() and (ROOT / path).exists():
+        path = ROOT / path
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such cases file: {value}")
+    return path
 
 
 def main() -> None:
@@ -102,6 +124,12 @@ def main() -> None:
     parser.add_argument("--no-embed", action="store_true", help="skip embedding every record (search falls back)")
     parser.add_argument("--with-writes", action="store_true", help="also run the write cases (they change data)")
     parser.add_argument("--skip", default="", help="comma separated: latency,accuracy")
+    parser.add_argument(
+        "--cases",
+        type=_cases_path,
+        default=DEFAULT_CASES,
+        help="the evaluation set to ask and check (default tests/albedo/cases.yaml; e.g. tests/albedo/heldout.yaml)",
+    )
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     with services(args.data_dir, fresh=False) if args.data_dir else services():
@@ -113,9 +141,9 @@ def main() -> None:
         )
         print(f"{args.scale} demo workspace ready in {time.perf_counter() - t0:.0f} s", flush=True)
         if "latency" not in skip:
-            latency(world, args.rounds)
+            latency(world, args.rounds, args.cases)
         if "accuracy" not in skip:
-            accuracy(world, args.with_writes)
+            accuracy(world, args.with_writes, args.cases)
 
 
 if __name__ == "__main__":

@@ -343,23 +343,18 @@ class Conversation:
         filters = list(args.get("filters") or [])
         account = None
         if not base:
-            if reading.entity is None and not has_filters(reading):  # "show me Acme renewal": a record, by name
+            opening = re.match(
+                r"^\s*(open|pull up|look up)\s+(?!(my|our|all|the)?\s*(deals|tasks|contacts|accounts))", reading.norm
+            )
+            if (reading.entity is None or opening) and (not has_filters(reading) or opening):
+                # "show me Acme renewal", "open Globex": a record, by name
                 named = clean_name(re.sub(SHOW_WORDS, "", reading.text, flags=re.IGNORECASE))
                 if named:
                     found = self.resolve(named, ("deal", "account", "contact"), reading)
                     if isinstance(found, RecordRef):
                         return self._summarise(found)
-            name = name_after(
-                r"\b(?:at|from|for|of|with)\s+(?P<name>(?-i:[A-Z0-9])[\w&.':-]*(?:\s+(?-i:[A-Z0-9])[\w&.':-]*)*)",
-                reading.text,
-            )
-            if (
-                name
-                and not any(name.lower() == s.lower() for s in reading.industries + reading.sources)
-                and entity in ("contacts", "deals", "tasks", "activities")
-                and not reading.users
-            ):
-                found = self.resolve(name, ("account",), reading)
+            if not reading.users and entity in ("contacts", "deals", "tasks", "activities"):
+                found = self._account_named(reading)
                 if isinstance(found, Reply):
                     return found
                 account = found
@@ -381,6 +376,23 @@ class Conversation:
         args.setdefault("limit", 10)
         result = self._tool("find_records", args)
         return render.found(entity, result, reading)
+
+    def _account_named(self, reading: Reading) -> RecordRef | Reply | None:
+        """The account in "deals at Acme", "contacts from Wright, Ball and Alexander": everything after the
+        preposition (periods and amounts taken out) first, then the capitalised words right after it."""
+        known = {v.lower() for v in reading.industries + reading.sources}
+        rest = name_after(r"\b(?:at|for|with|from)\s+(?P<name>.+?)\s*[?.!]?$", strip_slots(reading))
+        capitalised = name_after(
+            r"\b(?:at|from|for|of|with)\s+(?P<name>(?-i:[A-Z0-9])[\w&.':-]*(?:\s+(?-i:[A-Z0-9])[\w&.':-]*)*)",
+            reading.text,
+        )
+        for name in (rest, capitalised):
+            if not name or name.lower() in known or re.search(r"\b(me|us|my|our|this|last|next)\b", name.lower()):
+                continue
+            found = self.resolve(name, ("account",), reading)
+            if found is not None:
+                return found
+        return None
 
     def _field_filters(self, entity: str, reading: Reading) -> list[dict[str, Any]]:
         """Tags ("tagged strategic") and the workspace's custom picklist values ("Strategic tier accounts")."""
@@ -840,7 +852,16 @@ class Conversation:
 
 # Arguments from readings ------------------------------------------------------------------------------------------
 
-SHOW_WORDS = r"^\s*(please |can you |could you )?(show|find|get|display|pull up|open|give)( me)?( the)?\s+"
+SHOW_WORDS = r"^\s*(please |can you |could you )?(show|find|get|display|pull up|open|give|look up)( me)?( the)?\s+"
+
+
+def strip_slots(reading: Reading) -> str:
+    """The request without the words already read as a period or an amount."""
+    text = reading.text
+    for found in (reading.when, reading.amount_filter, reading.top):
+        if found is not None and found.text:
+            text = text.replace(found.text, " ")
+    return re.sub(r"\s+", " ", text).strip()
 
 
 def has_filters(reading: Reading) -> bool:
@@ -887,6 +908,8 @@ def find_filters(entity: str, reading: Reading, account: RecordRef | None) -> li
         filters.append({"field": "accountId", "op": "eq", "value": account.id})
     if entity == "deals":
         status = reading.status
+        if status is None and reading.when is not None and re.search(r"\b(close|closing|expected)\b", norm):
+            status = "open"  # "expected to close next quarter": deals still open
         if status in ("open", "won", "lost"):
             filters.append({"field": "status", "op": "eq", "value": status})
         elif status == "closed":
@@ -976,7 +999,9 @@ def default_sort(entity: str, reading: Reading) -> str | None:
 
 def metric_args(reading: Reading, ctx: ToolContext) -> dict[str, Any]:
     """The metric tool's arguments: the measure, the period and the date it applies to, grouping, filters, owner."""
-    measure = reading.measure or "count"
+    measure = reading.measure or {"won": "won_amount", "lost": "lost_amount"}.get(
+        reading.status or "", "count"
+    )  # "this year's won vs last year's" is about amounts; "how many ..." sets count
     entity = reading.entity
     filters: list[dict[str, Any]] = []
     if measure == "count":

@@ -51,7 +51,8 @@ OFF_TOPIC = re.compile(
     r"\b(weather|forecast for (rain|snow)|joke|poem|haiku|song|lyrics|recipe|cook|football|soccer|basketball|"
     r"nba|nfl|stock price|bitcoin|crypto|translate|capital of|who won|movie|film|homework|horoscope|"
     r"president of|meaning of life|write (me )?(a |some )?(code|python|script|essay|story)|tell me a story|"
-    r"sing|riddle|trivia|flights?|hotels?|book me|taxi|uber|restaurants?|travel|vacation|holiday|dinner)\b"
+    r"sing|riddle|trivia|square root|\d+\s*(times|plus|minus|divided by|multiplied by|squared)|flights?|hotels?|"
+    r"book me|taxi|uber|restaurants?|travel|vacation|holiday|dinner)\b"
 )
 HELP = re.compile(
     r"^\s*(hi|hello|hey|hiya|yo|good (morning|afternoon|evening)|thanks|thank you|cheers|help|"
@@ -129,7 +130,11 @@ INDUSTRY_WORDS = {
 MONTHLY = re.compile(r"\b(monthly|each month|month by month|per month|by month)\b")
 
 MEASURES = (
-    ("win_rate", r"\b(win|close|closing|success)[\s-]?(rate|ratio|percentage|%)|\bhow often do (we|i) win|\bwin %"),
+    (
+        "win_rate",
+        r"\bwhat (percentage|percent|share|proportion|fraction|%) of\b.*\b(win|won)\b|"
+        r"\b(win|close|closing|success)[\s-]?(rate|ratio|percentage|%)|\bhow often do (we|i) win|\bwin %",
+    ),
     (
         "cycle_time",
         r"\b(sales )?cycle|\bhow long (does it take |do deals take |to close|does a deal)|\btime to close|"
@@ -235,7 +240,8 @@ RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
             "next_actions",
             r"\bwhat should (i|we|the team|my team|our team|they|\w+) (do|work on|focus on|tackle)\b|"
             r"\bnext (best )?actions?\b|\bnext steps?\b(?!.*\bto\b)|\bwhat('?s| is) next\b|\bwhat now\b|"
-            r"\brecommend\w*\b|\bsuggestions?\b|\bwhere should (i|we) focus\b|\bplan (for|my) (today|day|week)\b",
+            r"\brecommend\w*\b|\bsuggestions?\b|\bmy priorities\b|\bpriorities (for )?(today|this week)\b|"
+            r"\bwhere should (i|we) focus\b|\bplan (for|my) (today|day|week)\b",
         ),
         (
             "insights",
@@ -353,6 +359,11 @@ ABBREVIATIONS = (
     (r"\bpls\b|\bplz\b", "please"),
     (r"\btmrw\b|\btmr\b", "tomorrow"),
     (r"\bw/\s?", "with "),
+    (r"\bpipe\b", "pipeline"),
+    (r"\b(?:the\s+)?(?:first|1st) quarter\b", "Q1"),
+    (r"\b(?:the\s+)?(?:second|2nd) quarter\b", "Q2"),
+    (r"\b(?:the\s+)?(?:third|3rd) quarter\b", "Q3"),
+    (r"\b(?:the\s+)?(?:fourth|4th) quarter\b", "Q4"),
     (r"\bappt\b", "appointment"),
     (r"\bmtg\b", "meeting"),
 )
@@ -589,13 +600,15 @@ def _slots(reading: Reading, vocab: dict[str, Any], *, today: date, fiscal_start
             break
     if re.search(r"\b(my|mine|i have|i own|i'm|assigned to me|for me|owned by me|do i)\b", norm):
         reading.owner = "me"
-    if re.search(r"\bopen\b|\bactive\b|\bin progress\b|\bongoing\b", norm):
+    if re.search(
+        r"\bopen\b|\bactive\b|\bin progress\b|\bongoing\b|\bworking on\b|\bpending\b|\bcurrent\b|\bin play\b", norm
+    ):
         reading.status = "open"
     if re.search(r"\bwon\b|\bclosed[- ]won\b|\bwins\b", norm) or (
         re.search(r"\bwin\b", norm) and not re.search(r"\bwin[\s-]?(rate|ratio|%)", norm)
     ):
         reading.status = "won"
-    elif re.search(r"\blost\b|\bclosed[- ]lost\b|\blosses\b", norm):
+    elif re.search(r"\blost\b|\bclosed[- ]lost\b|\blosses\b|\b(did|do|have) (we|i|they) lose\b", norm):
         reading.status = "lost"
     elif re.search(r"\bclosed\b", norm) and reading.status is None:
         reading.status = "closed"
@@ -646,6 +659,13 @@ def clean_name(name: str) -> str | None:
     )
     name = re.sub(r"\s+(deal|account|company|opportunity|record)$", "", name, flags=re.IGNORECASE)
     name = name.strip(" \t\"'?.!,:;")
+    if re.fullmatch(
+        r"(it|its|this|that|these|those|them|him|her|here|there|one|this one|that one|deal|account|"
+        r"contact|company|lead|record|opportunity|customer|task)",
+        name,
+        re.IGNORECASE,
+    ):
+        return None  # "summarise this deal": no name, the record in context
     return name or None
 
 
