@@ -360,6 +360,11 @@ class Conversation:
                 account = found
             if account is None and re.search(r"\b(it|its|they|their|this account|that account)\b", reading.norm):
                 account = self._record_in_context(reading, ("account",))
+        if account is not None:  # "deals for Mendez Partners": "Partners" is the name, not the source Partner
+            label = account.label.lower()
+            reading.sources = [v for v in reading.sources if v.lower() not in label]
+            reading.industries = [v for v in reading.industries if v.lower() not in label]
+            reading.stages = [v for v in reading.stages if v["name"].lower() not in label]
         filters += find_filters(entity, reading, account)
         filters += self._field_filters(entity, reading)
         args.update(entity=entity, filters=filters)
@@ -999,9 +1004,9 @@ def default_sort(entity: str, reading: Reading) -> str | None:
 
 def metric_args(reading: Reading, ctx: ToolContext) -> dict[str, Any]:
     """The metric tool's arguments: the measure, the period and the date it applies to, grouping, filters, owner."""
-    measure = reading.measure or {"won": "won_amount", "lost": "lost_amount"}.get(
-        reading.status or "", "count"
-    )  # "this year's won vs last year's" is about amounts; "how many ..." sets count
+    measure = reading.measure or "count"
+    if reading.measure is None and reading.entity is None and reading.status in ("won", "lost"):
+        measure = f"{reading.status}_amount"  # "this year's won vs last year's": amounts; "deals won ...": a count
     entity = reading.entity
     filters: list[dict[str, Any]] = []
     if measure == "count":
