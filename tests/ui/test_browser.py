@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page
 from sqlalchemy import select
 
+from app.ui.session import COOKIE
 from core.auth import service as auth
 from core.contacts import service as contacts
 from core.db import unit_of_work
@@ -81,6 +82,9 @@ def test_the_session_survives_a_reload_and_a_record_opened_in_a_new_tab_until_si
     with unit_of_work(admin) as session:
         deal_id = deals.create(session, admin, DealCreate(name="Globex renewal", amount=12_000)).id
     sign_in(page, ui_url, tenant.slug, tenant.admin_email, PASSWORD)
+    # The "stay signed in" cookie is written by the page's next render, a moment after "My day" shows: reloading
+    # before it lands would test the race, not the session.
+    page.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')", timeout=TIMEOUT)
     page.reload()
     page.get_by_role("heading", name="My day").wait_for(timeout=TIMEOUT)
 
