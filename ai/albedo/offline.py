@@ -215,20 +215,20 @@ class Conversation:
             if -len(records) <= index < len(records):
                 return records[index]
         if PRONOUN.search(reading.norm) or ordinal:
-            if self.previous is not None:
-                about = (self.previous.entities or {}).get("record")
-                if about and about.get("type") in kinds:
-                    return RecordRef.model_validate(about)
+            about = self._previous_about(kinds)
+            if about is not None:
+                return about
             if len(records) == 1:
                 return records[0]
-            context = self.turn.context or {}
-            kind = KINDS.get(context.get("entityType") or context.get("entity_type") or "")
-            if kind in kinds:
-                return RecordRef(
-                    type=kind,
-                    id=str(context.get("entityId") or context.get("entity_id")),
-                    label=context.get("label") or kind,
-                )  # type: ignore[arg-type]
+            return self._context_record(kinds)
+        return None
+
+    def _previous_about(self, kinds: tuple[str, ...]) -> RecordRef | None:
+        """The record the last answer was about (a summary's, a proposal's), if of one of these kinds."""
+        if self.previous is not None:
+            about = (self.previous.entities or {}).get("record")
+            if about and about.get("type") in kinds:
+                return RecordRef.model_validate(about)
         return None
 
     def _context_record(self, kinds: tuple[str, ...]) -> RecordRef | None:
@@ -733,11 +733,7 @@ class Conversation:
 
     def _about(self, kinds: tuple[str, ...]) -> RecordRef | None:
         """The record the last answer was about, else the one the conversation was opened from."""
-        if self.previous is not None:
-            about = (self.previous.entities or {}).get("record")
-            if about and about.get("type") in kinds:
-                return RecordRef.model_validate(about)
-        return self._context_record(kinds)
+        return self._previous_about(kinds) or self._context_record(kinds)
 
     def _assign_owner(self, reading: Reading) -> Reply:
         if not reading.users:
