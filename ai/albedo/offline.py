@@ -51,18 +51,6 @@ PRONOUN = re.compile(
 ORDINAL = re.compile(r"\b(?:the\s+)?(first|second|third|fourth|fifth|last|1st|2nd|3rd|4th|5th)(?:\s+one)?\b")
 CLEAR_SCORE = 88.0  # a name match this good (and clearly ahead of the next) is taken without asking
 MARGIN = 6.0
-READ_INTENTS = {
-    "find_records",
-    "metric",
-    "compare_periods",
-    "stuck_deals",
-    "lost_reasons",
-    "forecast",
-    "lead_scores",
-    "next_actions",
-    "insights",
-    "semantic_search",
-}
 
 
 class OfflineEngine:
@@ -533,19 +521,19 @@ class Conversation:
             return None
         return {"type": found.type, "id": found.id}
 
-    def _next_actions(self, reading: Reading) -> Reply:
+    def _about_record(self, reading: Reading, tool: str) -> Reply:
+        """A tool that takes an optional record ("next steps for Acme renewal", "anything unusual?")."""
         record = self._record_arg(reading)
         if isinstance(record, Reply):
             return record
-        result = self._tool("next_actions", {"record": record} if record else {})
-        return render.found(None, result, reading, intent="next_actions")
+        result = self._tool(tool, {"record": record} if record else {})
+        return render.found(None, result, reading, intent=tool)
+
+    def _next_actions(self, reading: Reading) -> Reply:
+        return self._about_record(reading, "next_actions")
 
     def _insights(self, reading: Reading) -> Reply:
-        record = self._record_arg(reading)
-        if isinstance(record, Reply):
-            return record
-        result = self._tool("insights", {"record": record} if record else {})
-        return render.found(None, result, reading, intent="insights")
+        return self._about_record(reading, "insights")
 
     def _semantic_search(self, reading: Reading) -> Reply:
         query = re.sub(
