@@ -622,7 +622,19 @@ def run_import(env: dict[str, str], seeded: Seeded, args: argparse.Namespace) ->
     """CSV import of 100,000 contact rows (validation, duplicate checks against the tenant and the file, custom
     field and event writes, per-row results) into a fresh tenant beside a raw COPY of the same file; target: at
     least 5,000 rows/s. The import runs as the product runs it: stored by `imports.create` (what the upload
-    route calls), then the `imports.run` job on a worker (here: this process draining the queue)."""
+    route calls), then the `imports.run` job on a worker (here: this process draining the queue) that also
+    dispatches the import's 100,000 `contact.created` events as they commit. The worker loads the platform's
+    own job modules, not the AI reactions to changes (scoring, embeddings, enrichment, the warehouse load: each
+    has its own benchmark), which would otherwise share the 2 cores with the import."""
+    import os
+
+    from core.config import reset_settings
+    from core.jobs import registry
+
+    os.environ["CLIENTFORGE_JOB_MODULES"] = ""
+    reset_settings()
+    registry.load_handler_modules(force=True)
+    assert not [k for k in registry.kinds() if k.startswith(("nlp.", "scoring.", "etl."))], "AI handlers loaded"
     from core.db import unit_of_work
     from core.imports import service as imports
     from core.imports.models import Import
