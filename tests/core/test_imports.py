@@ -5,7 +5,9 @@ worker dies, encodings and delimiters, and files refused with nothing stored."""
 from __future__ import annotations
 
 import csv
+import gc
 import io
+import sys
 import time
 import zipfile
 from dataclasses import replace
@@ -608,8 +610,10 @@ def test_an_import_that_dies_mid_batch_resumes_after_its_last_committed_batch_wi
 
     monkeypatch.setattr(imports, "_record", dying)
     record = start(tenant.admin, _people(35, "resume"))
+    process = (gc.get_threshold(), sys.getswitchinterval())
     with pytest.raises(queue.AttemptFailed):  # the first attempt: two batches commit, the third dies
         queue.run_job(str(record.job_id), str(tenant.tenant_id))
+    assert (gc.get_threshold(), sys.getswitchinterval()) == process  # the import's tuning is undone
     job = owner_rows("SELECT status, checkpoint, attempts FROM jobs WHERE id = :j", j=record.job_id)[0]
     assert (job.status, job.attempts, job.checkpoint["next_row"], job.checkpoint["done"]) == ("retrying", 1, 22, 20)
     assert count("SELECT count(*) FROM contacts WHERE tenant_id = :t", t=tenant.tenant_id) == 20
