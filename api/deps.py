@@ -81,23 +81,23 @@ async def limit_by_ip(request: Request, response: Response) -> None:
         response.headers.update(window.headers())
 
 
-async def authenticate(
+async def get_actor(
+    response: Response,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     x_api_key: Annotated[str | None, Header(description="API key, as an alternative to the bearer header")] = None,
 ) -> Actor:
+    """The authenticated actor (the session bound to its tenant), counted against the tenant's per-minute
+    budget for its plan. (One dependency for both: a route names the actor twice, by `requires` and by its
+    signature, and FastAPI walks a dependency's whole tree for each.)"""
     credential = credentials.credentials if credentials else x_api_key
     if not credential:
         raise AuthenticationFailed("Authentication required: send 'Authorization: Bearer <access token or API key>'")
     if credential.startswith(auth.API_KEY_PREFIX + "_"):
-        return await run_in_threadpool(auth.authenticate_api_key, session, credential)
-    actor = await auth.authenticate_access_token_async(credential)
-    bind_actor(session, actor)
-    return actor
-
-
-async def get_actor(response: Response, actor: Annotated[Actor, Depends(authenticate)]) -> Actor:
-    """The authenticated actor, counted against the tenant's per-minute budget for its plan."""
+        actor = await run_in_threadpool(auth.authenticate_api_key, session, credential)
+    else:
+        actor = await auth.authenticate_access_token_async(credential)
+        bind_actor(session, actor)
     window = await ratelimit.hit_tenant(str(actor.tenant_id), actor.plan)
     if window is not None:
         response.headers.update(window.headers())

@@ -9,7 +9,7 @@ with `set_config(..., true)`, i.e. `SET LOCAL`, from the actor; with no tenant s
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
@@ -19,6 +19,7 @@ from uuid import UUID
 
 from sqlalchemy import Connection, Engine, Executable, Result, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 from core.config import APP_DB_ROLE, get_settings
@@ -149,13 +150,7 @@ class DriverStatement:
 
     def run(self, connection: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """Execute on the connection's current transaction (SQLAlchemy's, begun by the caller)."""
-        sql = self.sql(connection)
-        driver = connection.connection.driver_connection
-        with driver.cursor() as cursor:  # type: ignore[union-attr]
-            for listen in connection.dispatch.before_cursor_execute:  # statement watchers still see it
-                listen(connection, cursor, sql, params, None, False)
-            cursor.execute(sql, params)
-            return cursor.fetchall() if cursor.description is not None else []
+        return driver_execute(connection, self.sql(connection), params)[0]
 
     def rows(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """On the session's connection, in its transaction (tenancy bound as for any statement); pending
@@ -163,6 +158,25 @@ class DriverStatement:
         if session.autoflush:
             session.flush()
         return self.run(session.connection(), params)
+
+
+def driver_execute(
+    connection: Connection, sql: str, params: Mapping[str, Any], *, describe: bool = False
+) -> tuple[list[tuple[Any, ...]], Sequence[Any] | None]:
+    """(rows, with `describe` the cursor description) of a SELECT compiled for the connection's dialect, run on
+    its DBAPI connection in SQLAlchemy's current transaction (begun by the caller). Statement watchers
+    (`before_cursor_execute`) still see it, and a driver error is raised as SQLAlchemy raises it
+    (`sqlalchemy.exc.DataError`, ...). (psycopg builds the description anew at each access: hence `describe`.)"""
+    driver = connection.connection.driver_connection
+    dbapi_error = connection.dialect.loaded_dbapi.Error
+    try:
+        with driver.cursor() as cursor:  # type: ignore[union-attr]
+            for listen in connection.dispatch.before_cursor_execute:
+                listen(connection, cursor, sql, params, None, False)
+            cursor.execute(sql, params)
+            return cursor.fetchall(), cursor.description if describe else None
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, params, exc, dbapi_error, dialect=connection.dialect) from exc
 
 
 _SET_CONTEXT = DriverStatement(text(f"SELECT {CONTEXT_COLUMNS}"))

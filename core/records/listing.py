@@ -7,7 +7,8 @@ record with the service's serializer, keeping only the `fields=` asked for.
 
 A record type whose read schema is its columns as they are (see `list_page`'s `read_schema`) skips the ORM: the
 page is read as plain rows of those columns and each item is built from its row directly, the same JSON at a
-fraction of the cost of loading entities and validating each through pydantic.
+fraction of the cost of loading entities and validating each through pydantic; its statements are compiled once
+per query shape and run on the driver (`query.compiled_page`).
 """
 
 from __future__ import annotations
@@ -169,17 +170,27 @@ def list_page(
     except ValueError as exc:  # a value the parser let through unchecked (e.g. `[isnull]=maybe`)
         raise ValidationFailed(f"Invalid list query: {exc}", details=[{"field": "query", "message": str(exc)}]) from exc
     shape = _row_shape(read_schema, model) if read_schema is not None else None
-    labelled: set[str] = set()
-    if shape is not None:
-        statement = statement.with_only_columns(*_row_columns(read_schema, model))  # type: ignore[arg-type]
-        labelled = {name for name, column in shape if column is not None}
-    statement = q.apply(statement, query, id_column=model.id, search_column=model.search)
-    for spec, _ in query.sort:
-        # the cursor reads sort values from the row: select those the row lacks, labelled
-        if spec.name.startswith("cf.") or (shape is not None and spec.name not in labelled):
-            statement = statement.add_columns(spec.expression.label(spec.name))
     try:
-        page = q.page(session, statement, query, id_spec=all_specs["id"], plain_rows=shape is not None)
+        if shape is None:
+            statement = q.apply(statement, query, id_column=model.id, search_column=model.search)
+            for spec, _ in query.sort:  # the cursor reads a custom field's sort value from the row
+                if spec.name.startswith("cf."):
+                    statement = statement.add_columns(spec.expression.label(spec.name))
+            page = q.page(session, statement, query, id_spec=all_specs["id"])
+        else:
+            labelled = {name for name, column in shape if column is not None}
+
+            def select_rows(readable: Select[Any]) -> Select[Any]:
+                rows = readable.with_only_columns(*_row_columns(read_schema, model))  # type: ignore[arg-type]
+                rows = q.apply(rows, query, id_column=model.id, search_column=model.search)
+                for spec, _ in query.sort:  # the cursor reads sort values from the row: select those it lacks
+                    if spec.name not in labelled:
+                        rows = rows.add_columns(spec.expression.label(spec.name))
+                return rows
+
+            page = q.compiled_page(
+                session, statement, query, id_spec=all_specs["id"], select=select_rows, shape=(read_schema, model)
+            )
     except DataError as exc:  # a value outside its column's range (an int beyond 2^31): the caller rolls back
         raise ValidationFailed(
             "Invalid list query: a filter value is out of range for its field",

@@ -18,17 +18,37 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, ColumnElement, Integer, Select, and_, cast, func, literal, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Column,
+    ColumnElement,
+    Connection,
+    Dialect,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.orm import Session
 
-from core.db import execute_core
+from core.db import driver_execute, execute_core
 from core.errors import ValidationFailed
 
 RESERVED = {"page", "limit", "cursor", "sort", "fields", "search"}
@@ -186,47 +206,82 @@ def parse(
     return query
 
 
-def _condition(flt: Filter) -> ColumnElement[bool]:
-    column, values = flt.spec.expression, flt.values
-    if flt.spec.type == "str_list":
-        if flt.op in ("eq", "in", "contains"):
-            return column.overlap(values) if flt.op != "contains" else column.contains(values)
-        if flt.op == "ne":
-            return ~column.overlap(values)
+def _filter_values(flt: Filter, index: int) -> dict[str, Any]:
+    """The values the `index`-th filter compares with, by parameter name (see `_condition`)."""
     if flt.op == "isnull":
-        return column.is_(None) if values[0] else column.is_not(None)
-    if flt.op in ("eq", "in"):
-        return column.in_(values) if len(values) > 1 else column == values[0]
-    if flt.op == "ne":
-        return or_(column.not_in(values), column.is_(None))
+        return {}
+    if flt.spec.type == "str_list":
+        return {f"lq_f{index}": flt.values}
     if flt.op == "contains":
-        return or_(*(column.ilike(f"%{_escape_like(v)}%", escape="\\") for v in values))
-    comparisons = {
-        "gt": column > values[0],
-        "gte": column >= values[0],
-        "lt": column < values[0],
-        "lte": column <= values[0],
-    }
-    return comparisons[flt.op]
+        return {f"lq_f{index}_{n}": f"%{_escape_like(v)}%" for n, v in enumerate(flt.values)}
+    return {f"lq_f{index}_{n}": v for n, v in enumerate(flt.values)}
+
+
+def _condition(flt: Filter, index: int) -> ColumnElement[bool]:
+    column = flt.spec.expression
+    binds = [_bind(name, value, column) for name, value in _filter_values(flt, index).items()]
+    if flt.op == "isnull":
+        return column.is_(None) if flt.values[0] else column.is_not(None)
+    if flt.spec.type == "str_list":
+        if flt.op in ("eq", "in"):
+            return column.overlap(binds[0])
+        if flt.op == "contains":
+            return column.contains(binds[0])
+        return ~column.overlap(binds[0])  # ne
+    if flt.op in ("eq", "in"):
+        return column.in_(binds) if len(binds) > 1 else column == binds[0]
+    if flt.op == "ne":
+        return or_(column.not_in(binds), column.is_(None))
+    if flt.op == "contains":
+        return or_(*(column.ilike(bind, escape="\\") for bind in binds))
+    operators = {"gt": column.__gt__, "gte": column.__ge__, "lt": column.__lt__, "lte": column.__le__}
+    return operators[flt.op](binds[0])  # type: ignore[no-any-return]
+
+
+def _bind(name: str, value: Any, expression: Any) -> Any:
+    """`value` bound as SQLAlchemy binds a value compared with `expression` (of its type), under a fixed name.
+
+    Not for a type with a comparator of the application's own (custom fields): it may expect a Python value,
+    so it gets one, and a statement holding such a comparison is not compiled once (see `compiled_page`).
+    """
+    if not type(expression.type).comparator_factory.__module__.startswith("sqlalchemy."):
+        return value
+    return bindparam(name, value, type_=expression.type.coerce_compared_value(None, value))
 
 
 def _escape_like(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_condition(search_column: Any, text: str) -> ColumnElement[bool]:
+def _tsquery(text: str) -> str | None:
     """Words of `text` must all match, the last one as a prefix (type-ahead): `ada lov` finds Ada Lovelace."""
     words = [w for w in re.findall(r"[\w@.+-]+", text.lower()) if w]
-    if not words:
-        return literal(True)
     terms = [f"{w.replace(chr(39), '')}:*" if i == len(words) - 1 else w.replace("'", "") for i, w in enumerate(words)]
-    return search_column.op("@@")(func.to_tsquery("simple", " & ".join(terms)))
+    return " & ".join(terms) or None
+
+
+def search_condition(search_column: Any, text: str) -> ColumnElement[bool]:
+    """`text` as a full-text match on `search_column` (see `_tsquery`); no words match everything."""
+    tsquery = _tsquery(text)
+    if tsquery is None:
+        return true()
+    return search_column.op("@@")(
+        func.to_tsquery(
+            bindparam("lq_config", "simple", type_=REGCONFIG()), bindparam("lq_search", tsquery, type_=String())
+        )
+    )
+
+
+def _search_values(query: ListQuery) -> dict[str, Any]:
+    tsquery = _tsquery(query.search) if query.search else None
+    return {} if tsquery is None else {"lq_config": "simple", "lq_search": tsquery}
 
 
 def apply(statement: Select[Any], query: ListQuery, *, id_column: Any, search_column: Any = None) -> Select[Any]:
-    """Filters and search (no ordering: `page` orders)."""
-    for flt in query.filters:
-        statement = statement.where(_condition(flt))
+    """Filters and search (no ordering: `page` orders). Values are bind parameters named after their place in
+    the query (`lq_...`, see `_values` and `_bind`), so one statement holds one list query."""
+    for index, flt in enumerate(query.filters):
+        statement = statement.where(_condition(flt, index))
     if query.search and search_column is not None:
         statement = statement.where(search_condition(search_column, query.search))
     return statement
@@ -272,54 +327,263 @@ def _never_null(spec: FieldSpec, id_spec: FieldSpec) -> bool:
     return column is not None and id_column is not None and not column.nullable and column.table is id_column.table
 
 
-def page(
-    session: Session, statement: Select[Any], query: ListQuery, *, id_spec: FieldSpec, plain_rows: bool = False
-) -> Page:
+@dataclass(frozen=True)
+class _Order:
+    """How a list query orders its rows: the sort keys with `id` last, their directions, and which cannot be
+    NULL."""
+
+    keys: list[FieldSpec]
+    directions: list[bool]
+    never_null: list[bool]
+
+    def clauses(self) -> list[Any]:
+        """ORDER BY, empty values last (see `page`)."""
+        clauses = []
+        for spec, desc, plain in zip(self.keys, self.directions, self.never_null, strict=True):
+            ordered = spec.expression.desc() if desc else spec.expression.asc()
+            clauses.append(ordered if plain else ordered.nulls_last())
+        return clauses
+
+
+def _order(query: ListQuery, id_spec: FieldSpec) -> _Order:
+    keys = [spec for spec, _ in query.sort if spec.name != id_spec.name] + [id_spec]
+    directions = [desc for spec, desc in query.sort if spec.name != id_spec.name] + [
+        next((desc for spec, desc in query.sort if spec.name == id_spec.name), False)
+    ]
+    return _Order(keys, directions, [_never_null(spec, id_spec) for spec in keys])
+
+
+def _after_values(query: ListQuery, order: _Order) -> list[Any] | None:
+    """The sort values of the row a cursor points after (None: the first page, or offset pages)."""
+    return _decode_cursor(query.cursor, order.keys) if query.cursor else None
+
+
+def _values(query: ListQuery, after: list[Any] | None) -> dict[str, Any]:
+    """Every value of the statements of `_statements`, by parameter name."""
+    values: dict[str, Any] = {}
+    for index, flt in enumerate(query.filters):
+        values.update(_filter_values(flt, index))
+    values.update(_search_values(query))
+    if after is not None:
+        values.update({f"lq_after{i}": _plain(value) for i, value in enumerate(after) if value is not None})
+    return values | _limits(query)
+
+
+def _limits(query: ListQuery) -> dict[str, int]:
+    if query.cursor is None:
+        return {"lq_limit": query.limit, "lq_offset": (query.page - 1) * query.limit}
+    return {"lq_limit": query.limit + 1}  # one more: whether a next page exists
+
+
+def _statements(
+    statement: Select[Any], query: ListQuery, order: _Order, after: list[Any] | None
+) -> tuple[Select[Any] | None, Select[Any]]:
+    """(the count statement, offset pages only; the page's statement) of a filtered `statement`."""
+    values = _limits(query)
+    limit = bindparam("lq_limit", values["lq_limit"], type_=Integer())
+    if query.cursor is None:
+        count = select(func.count()).select_from(statement.order_by(None).subquery())
+        offset = bindparam("lq_offset", values["lq_offset"], type_=Integer())
+        return count, statement.order_by(*order.clauses()).limit(limit).offset(offset)
+    if after is not None:
+        statement = statement.where(_after(order, after))
+        if order.never_null[0] and after[0] is not None:
+            # Implied by `_after` (every later row is at or beyond the first key's value): said on its own, it
+            # lets an index on that key start at the cursor instead of reading every row before it.
+            first, value = _comparable(order.keys[0]), _after_bind(order, 0, after[0])
+            statement = statement.where(first <= value if order.directions[0] else first >= value)
+    return None, statement.order_by(*order.clauses()).limit(limit)
+
+
+def _cursor_page(rows: list[Any], query: ListQuery, order: _Order, value: Callable[[Any, FieldSpec], Any]) -> Page:
+    more = len(rows) > query.limit
+    rows = rows[: query.limit]
+    next_cursor = None
+    if more and rows:
+        next_cursor = _encode_cursor([value(rows[-1], spec) for spec in order.keys])
+    return Page(rows, None, next_cursor)
+
+
+def page(session: Session, statement: Select[Any], query: ListQuery, *, id_spec: FieldSpec) -> Page:
     """Order by the sort (ties broken by id) and fetch one page: by offset with a total, or, with a cursor
     (or `cursor=` empty to start), by keyset with the next cursor (no total: lists stay fast when large).
 
     Empty values sort last. A column that cannot be empty is ordered without `NULLS LAST`: the same order, but
     one that a (tenant_id, column, ...) index can return as it is, read forwards or backwards.
-
-    With `plain_rows` (a statement of labelled columns, no entity), the statements run on the session's
-    connection (`execute_core`): the same rows without the ORM's work per statement and per row.
     """
-    if plain_rows:
+    order = _order(query, id_spec)
+    after = _after_values(query, order)
+    count, rows_statement = _statements(statement, query, order, after)
+    if count is not None:
+        total = session.execute(count).scalar() or 0
+        return Page(list(session.execute(rows_statement).all()), total, None)
+    return _cursor_page(list(session.execute(rows_statement).all()), query, order, _value)
 
-        def execute(statement: Any) -> Any:
-            return execute_core(session, statement)
 
-    else:
-        execute = session.execute
-    keys = [spec for spec, _ in query.sort if spec.name != id_spec.name] + [id_spec]
-    directions = [desc for spec, desc in query.sort if spec.name != id_spec.name] + [
-        next((desc for spec, desc in query.sort if spec.name == id_spec.name), False)
-    ]
-    never_null = [_never_null(spec, id_spec) for spec in keys]
-    order = []
-    for spec, desc, plain in zip(keys, directions, never_null, strict=True):
-        ordered = spec.expression.desc() if desc else spec.expression.asc()
-        order.append(ordered if plain else ordered.nulls_last())
-    if query.cursor is None:
-        total = execute(select(func.count()).select_from(statement.order_by(None).subquery())).scalar() or 0
-        rows = execute(statement.order_by(*order).limit(query.limit).offset((query.page - 1) * query.limit)).all()
-        return Page(rows, total, None)
-    if query.cursor:
-        after = _decode_cursor(query.cursor, keys)
-        statement = statement.where(_after(keys, directions, after, never_null))
-        if never_null[0] and after[0] is not None:
-            # Implied by `_after` (every later row is at or beyond the first key's value): said on its own, it
-            # lets an index on that key start at the cursor instead of reading every row before it.
-            first = _comparable(keys[0])
-            statement = statement.where(first <= _plain(after[0]) if directions[0] else first >= _plain(after[0]))
-    rows = execute(statement.order_by(*order).limit(query.limit + 1)).all()
-    more = len(rows) > query.limit
-    rows = rows[: query.limit]
-    next_cursor = None
-    if more and rows:
-        last = rows[-1]
-        next_cursor = _encode_cursor([_value(last, spec) for spec in keys])
-    return Page(rows, None, next_cursor)
+# Compiled pages ---------------------------------------------------------------------------------------------
+#
+# A list page of labelled columns (core/records/listing.py) runs on nearly every request, and building its
+# statements, finding their compiled form by SQLAlchemy's cache key and running them through SQLAlchemy's
+# execution machinery cost more CPU than PostgreSQL spends answering them. Its statements depend only on the
+# statement they filter and on the query's *shape* (which filters with how many values, search or not, the
+# sort, which cursor values are empty), never on the values, which are bind parameters named after their place
+# in the query (`_values`). So each shape is built and compiled once; afterwards a request computes its
+# parameter values and runs the compiled SQL on the driver (`core.db.driver_execute`). A statement holding any
+# other value (a custom field's, see `_bind`) is built and run through SQLAlchemy each time, as before.
+#
+# The filtered statement comes from the caller (the actor's readable statement: tenant, scope, soft delete),
+# whose own values (the tenant id, the user or team) are taken the way SQLAlchemy's compiled cache takes them:
+# by position among the bind parameters of its cache key, identical for every statement of the same key.
+
+
+class _Uncacheable(Exception):
+    """A statement with a value that is neither the query's nor the filtered statement's (e.g. a constant
+    inside a custom field's expression): it runs as built, through SQLAlchemy."""
+
+
+class _Prepared:
+    """One statement compiled for the driver, and where each of its parameters takes its value from."""
+
+    def __init__(
+        self, statement: Select[Any], dialect: Dialect, base: Sequence[BindParameter[Any]], own: Collection[str]
+    ) -> None:
+        compiled = statement.compile(dialect=dialect)
+        if compiled.post_compile_params or compiled.literal_execute_params:
+            raise _Uncacheable("expanding parameters")
+        positions = {id(bind): i for i, bind in enumerate(base)}
+        self.sql = compiled.string
+        self.from_base: list[tuple[str, int]] = []
+        for bind, name in compiled.bind_names.items():
+            if name not in own:
+                if id(bind) not in positions:
+                    raise _Uncacheable(name)
+                self.from_base.append((name, positions[id(bind)]))
+        self.bind_processors = [
+            (name, processor)
+            for bind, name in compiled.bind_names.items()
+            if (processor := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+        ]
+        self.column_types = [column.type for column in statement.selected_columns]
+        self.result_processors: list[Callable[[Any], Any] | None] | None = None  # known at the first run
+
+    def rows(self, connection: Connection, base: Sequence[BindParameter[Any]], values: dict[str, Any]) -> list[Any]:
+        params = {name: base[i].effective_value for name, i in self.from_base}
+        params.update(values)
+        for name, processor in self.bind_processors:
+            if name in params:
+                params[name] = processor(params[name])
+        processors = self.result_processors
+        rows, description = driver_execute(connection, self.sql, params, describe=processors is None)
+        if processors is None:
+            dialect = connection.dialect
+            processors = self.result_processors = [
+                kind.dialect_impl(dialect).result_processor(dialect, column[1])
+                for kind, column in zip(self.column_types, description or (), strict=True)
+            ]
+        if any(processors):
+            rows = [tuple(p(v) if p else v for p, v in zip(processors, row, strict=True)) for row in rows]
+        return rows
+
+
+@dataclass(frozen=True)
+class _CompiledShape:
+    count: _Prepared | None
+    rows: _Prepared
+    names: dict[str, int]  # column name -> position in a row
+
+
+_SHAPES: OrderedDict[Hashable, _CompiledShape | None] = OrderedDict()  # None: uncacheable, built each time
+_SHAPES_LOCK = threading.Lock()
+_MAX_SHAPES = 512
+
+
+def _shape(query: ListQuery, after: list[Any] | None) -> Hashable:
+    """What the statements of a query depend on besides the values (see `_values`)."""
+    return (
+        tuple((f.spec, f.op, len(f.values), f.values[0] if f.op == "isnull" else None) for f in query.filters),
+        "lq_search" in _search_values(query),
+        tuple(query.sort),
+        query.cursor is None,
+        None if after is None else tuple(value is None for value in after),
+    )
+
+
+def compiled_page(
+    session: Session,
+    statement: Select[Any],
+    query: ListQuery,
+    *,
+    id_spec: FieldSpec,
+    select: Callable[[Select[Any]], Select[Any]],
+    shape: Hashable,
+) -> Page:
+    """`page` for a statement of labelled columns, compiled once per shape (see above); rows are tuples.
+
+    `select(statement)` returns the filtered statement of labelled columns to page (`apply` and the columns,
+    including every sort key's, labelled with its field name); it must depend on nothing but `statement`, the
+    query's shape and `shape`, which says what else it depends on (e.g. the columns' schema).
+    """
+    base = statement._generate_cache_key()  # the values of the caller's statement, by position
+    order = _order(query, id_spec)
+    after = _after_values(query, order)
+    if session.autoflush:
+        session.flush()
+    connection = session.connection()
+    if base is None:
+        return _built_page(session, select(statement), query, order, after)
+    key = (connection.dialect.name, base.key, shape, id_spec, _shape(query, after))
+    with _SHAPES_LOCK:
+        known = key in _SHAPES
+        compiled = _SHAPES.get(key)
+        if known:
+            _SHAPES.move_to_end(key)
+    if not known:
+        compiled = _compile_shape(select(statement), query, order, after, connection.dialect, base.bindparams)
+        with _SHAPES_LOCK:
+            _SHAPES[key] = compiled
+            while len(_SHAPES) > _MAX_SHAPES:
+                _SHAPES.popitem(last=False)
+    if compiled is None:
+        return _built_page(session, select(statement), query, order, after)
+    values = _values(query, after)
+    if compiled.count is not None:
+        total = compiled.count.rows(connection, base.bindparams, values)[0][0]
+        return Page(compiled.rows.rows(connection, base.bindparams, values), total, None)
+    rows = compiled.rows.rows(connection, base.bindparams, values)
+    names = compiled.names
+    return _cursor_page(rows, query, order, lambda row, spec: row[names[spec.name]])
+
+
+def _compile_shape(
+    statement: Select[Any],
+    query: ListQuery,
+    order: _Order,
+    after: list[Any] | None,
+    dialect: Dialect,
+    base: Sequence[BindParameter[Any]],
+) -> _CompiledShape | None:
+    """The statements of a shape compiled for the driver; None when one cannot be (`_Uncacheable`)."""
+    count, rows_statement = _statements(statement, query, order, after)
+    own = _values(query, after).keys()
+    try:
+        return _CompiledShape(
+            count=_Prepared(count, dialect, base, own) if count is not None else None,
+            rows=_Prepared(rows_statement, dialect, base, own),
+            names={str(column.key): i for i, column in enumerate(rows_statement.selected_columns)},
+        )
+    except _Uncacheable:
+        return None
+
+
+def _built_page(
+    session: Session, statement: Select[Any], query: ListQuery, order: _Order, after: list[Any] | None
+) -> Page:
+    """`compiled_page` for a shape that cannot be compiled once: built and run through SQLAlchemy Core."""
+    count, rows_statement = _statements(statement, query, order, after)
+    if count is not None:
+        total = execute_core(session, count).scalar() or 0
+        return Page(list(execute_core(session, rows_statement).all()), total, None)
+    return _cursor_page(list(execute_core(session, rows_statement).all()), query, order, _value)
 
 
 def _value(row: Any, spec: FieldSpec) -> Any:
@@ -330,15 +594,24 @@ def _value(row: Any, spec: FieldSpec) -> Any:
     return getattr(row[0], spec.expression.key)
 
 
-def _after(
-    keys: list[FieldSpec], directions: list[bool], values: list[Any], never_null: list[bool]
-) -> ColumnElement[bool]:
-    """Rows strictly after `values` in the (keys, directions) order. Empty values come last in both directions,
-    as users expect of "sort by amount"."""
+def _after_bind(order: _Order, i: int, value: Any) -> Any:
+    return _bind(f"lq_after{i}", _plain(value), _comparable(order.keys[i]))
+
+
+def _after(order: _Order, values: list[Any]) -> ColumnElement[bool]:
+    """Rows strictly after `values` in the order. Empty values come last in both directions, as users expect of
+    "sort by amount"."""
     clauses = []
-    for i, (spec, desc) in enumerate(zip(keys, directions, strict=True)):
-        equal_before = [_equal(_comparable(keys[j]), values[j]) for j in range(i)]
-        clauses.append(and_(*equal_before, _beyond(_comparable(spec), values[i], desc, never_null[i])))
+    for i, (spec, desc) in enumerate(zip(order.keys, order.directions, strict=True)):
+        equal_before = [_equal(order, j, values[j]) for j in range(i)]
+        if values[i] is None:  # NULLs are last: only the tie-breaking keys can be beyond
+            beyond: ColumnElement[bool] = false()
+        else:
+            column, bound = _comparable(spec), _after_bind(order, i, values[i])
+            beyond = column < bound if desc else column > bound
+            if not order.never_null[i]:
+                beyond = or_(beyond, column.is_(None))
+        clauses.append(and_(*equal_before, beyond))
     return or_(*clauses)
 
 
@@ -347,15 +620,9 @@ def _comparable(spec: FieldSpec) -> Any:
     return cast(spec.expression, Integer) if spec.type == "bool" else spec.expression
 
 
-def _equal(column: Any, value: Any) -> ColumnElement[bool]:
-    return column.is_(None) if value is None else column == _plain(value)
-
-
-def _beyond(column: Any, value: Any, desc: bool, never_null: bool = False) -> ColumnElement[bool]:
-    if value is None:  # NULLs are last: only the tie-breaking keys can be beyond
-        return literal(False)
-    beyond = column < _plain(value) if desc else column > _plain(value)
-    return beyond if never_null else or_(beyond, column.is_(None))
+def _equal(order: _Order, i: int, value: Any) -> ColumnElement[bool]:
+    column = _comparable(order.keys[i])
+    return column.is_(None) if value is None else column == _after_bind(order, i, value)
 
 
 def _plain(value: Any) -> Any:

@@ -258,6 +258,39 @@ def test_record_scope_own_team_all_for_reads_writes_and_lists(team_world):
         contacts.delete(session, rep, mine.id)
 
 
+def test_a_list_shape_compiled_once_takes_each_requests_own_values(team_world, other_tenant):
+    """The statements of a list shape are compiled once (core/records/query.py, `compiled_page`); every later
+    request of the shape brings its own tenant, user and filter values."""
+    world, _, actors = team_world
+    for actor, name in ((actors["rep"], "Mine"), (actors["other_rep"], "Theirs")):
+        for score in (10, 50, 90):
+            make_contact(world, actor, last_name=f"{name}{score}", lead_score=score, lead_status="new")
+    make_contact(other_tenant, last_name="Elsewhere90", lead_score=90, lead_status="new")
+
+    def names(actor, **params: str) -> list[str]:
+        with unit_of_work(actor) as session:
+            found = contacts.list_contacts(session, actor, q(leadStatus="new,contacted", sort="-leadScore", **params))
+            return [i["lastName"] for i in found.items]
+
+    for _ in range(2):  # the second round runs the compiled statements
+        assert names(actors["rep"], **{"leadScore[gte]": "50"}) == ["Mine90", "Mine50"]
+        assert names(actors["other_rep"], **{"leadScore[gte]": "50"}) == ["Theirs90", "Theirs50"]
+        assert names(actors["other_rep"], **{"leadScore[gte]": "20"}) == ["Theirs90", "Theirs50"]
+        assert names(actors["rep"], **{"leadScore[gte]": "0"}) == ["Mine90", "Mine50", "Mine10"]
+        assert names(other_tenant.admin, **{"leadScore[gte]": "0"}) == ["Elsewhere90"]
+        walked, cursor = [], ""
+        while cursor is not None:
+            with unit_of_work(world.admin) as session:
+                page = contacts.list_contacts(
+                    session,
+                    world.admin,
+                    q(sort="-leadScore,lastName", limit="2", cursor=cursor, **{"leadScore[gte]": "0"}),
+                )
+            walked += [i["lastName"] for i in page.items]
+            cursor = page.next_cursor
+        assert walked == ["Mine90", "Theirs90", "Mine50", "Theirs50", "Mine10", "Theirs10"]
+
+
 # Contacts --------------------------------------------------------------------------------------------------
 
 
