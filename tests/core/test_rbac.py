@@ -3,6 +3,7 @@ service makes, and record scope (own/team/all) applied by `actor.readable`."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 
@@ -227,7 +228,7 @@ def test_record_scope_own_team_and_all_decide_which_records_an_actor_reads(tenan
                 id=new_id(),
                 tenant_id=tenant.tenant_id,
                 name=who,
-                prefix=new_id().hex[:12],
+                prefix=secrets.token_hex(6),  # (a UUIDv7 starts with its millisecond: not unique)
                 key_hash="0" * 64,
                 user_id=people[who],
                 permissions=["contacts:read"],
