@@ -23,6 +23,8 @@ class Account(
         Index("ix_accounts_tenant_domain", "tenant_id", "domain", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_accounts_tenant_parent", "tenant_id", "parent_id"),
         Index("ix_accounts_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark
+        # a deleted record's merged duplicates are found by it (the foreign key's ON DELETE SET NULL)
+        Index("ix_accounts_merged_into", "merged_into_id", postgresql_where=text("merged_into_id IS NOT NULL")),
         Index(
             "ix_accounts_tenant_created", "tenant_id", "created_at", "id", postgresql_where=text("deleted_at IS NULL")
         ),

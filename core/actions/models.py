@@ -40,6 +40,7 @@ class NextBestAction(IdMixin, TenantMixin, OwnedMixin, Base):
         Index("ix_next_best_actions_owner_value", "tenant_id", "owner_id", "expected_value"),
         Index("ix_next_best_actions_deal", "tenant_id", "deal_id"),
         Index("ix_next_best_actions_contact", "tenant_id", "contact_id"),
+        Index("ix_next_best_actions_account", "account_id"),  # checked when an account is deleted
         CheckConstraint(f"kind IN {KINDS}", name="ck_next_best_actions_kind"),
         CheckConstraint(
             "(entity_type = 'deals' AND deal_id IS NOT NULL)"

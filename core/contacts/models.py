@@ -24,6 +24,8 @@ class Contact(
         Index("ix_contacts_tenant_owner", "tenant_id", "owner_id", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_contacts_tenant_account", "tenant_id", "account_id"),
         Index("ix_contacts_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark
+        # a deleted record's merged duplicates are found by it (the foreign key's ON DELETE SET NULL)
+        Index("ix_contacts_merged_into", "merged_into_id", postgresql_where=text("merged_into_id IS NOT NULL")),
         Index(
             "ix_contacts_tenant_email",
             "tenant_id",
