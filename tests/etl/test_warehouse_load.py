@@ -446,6 +446,33 @@ def test_tables_read_in_many_pieces_load_the_same_as_in_one(
     assert one(t, "SELECT activity_count FROM fact_deals WHERE deal_id = ?", ids["deal"]) == 32
 
 
+def test_a_copy_the_server_fails_part_way_raises_its_error(tenant: TenantWorld) -> None:
+    """Rows are taken from libpq directly while they flow (etl/extract.py); the server's error at the end of the
+    COPY still reaches the caller, as psycopg's own read would raise it."""
+    import polars as pl
+    import psycopg.errors
+
+    from etl.extract import Extractor, Source
+
+    t, actor = tenant.tenant_id, tenant.admin
+    ids = make_records(tenant)
+    with unit_of_work(actor) as session:
+        for n in range(40):
+            activities.create(
+                session,
+                actor,
+                ActivityCreate(
+                    type="call", subject=f"Call {n}", duration_seconds=0 if n == 39 else 60, deal_id=ids["deal"]
+                ),
+            )
+    failing = Source("activities", {"per_second": ("(1000 / t.duration_seconds)::int", pl.Int64())})
+    fine = Source("activities", {"subject": ("t.subject", pl.String())})
+    with Extractor.open(t) as extractor:
+        assert sum(len(piece.data.splitlines()) - piece.header for piece in extractor.stream_csv(fine)) >= 40
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            list(extractor.stream_csv(failing, chunk_bytes=64))
+
+
 def test_a_load_that_fails_while_reading_stops_the_reader_and_publishes_nothing(
     tenant: TenantWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
