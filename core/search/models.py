@@ -39,6 +39,7 @@ class Embedding(IdMixin, TenantMixin, Base):
     __table_args__ = (
         Index("uq_embeddings_entity", "tenant_id", "entity_type", "entity_id", unique=True),
         Index("ix_embeddings_watermark", "tenant_id", "entity_type", "source_updated_at"),
+        Index("ix_embeddings_content", "tenant_id", "content_hash"),
         CheckConstraint(
             "entity_type IN ('contacts', 'accounts', 'deals', 'notes', 'activities')",
             name="ck_embeddings_entity_type",

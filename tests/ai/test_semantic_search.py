@@ -101,6 +101,51 @@ def test_refresh_embeds_every_record_once_and_only_what_changed(world: dict[str,
         assert sum(full["read"].values()) == 7 and sum(full["embedded"].values()) == 0
 
 
+def test_a_text_embedded_before_is_copied_not_run_through_the_model_again(
+    world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant: TenantWorld = world["tenant"]
+    admin, system = tenant.admin, Actor.system(tenant.tenant_id)
+    ran: list[str] = []
+    embed = embeddings.embed
+
+    def counted(texts: Any) -> Any:
+        ran.extend(texts)
+        return embed(texts)
+
+    monkeypatch.setattr(embeddings, "embed", counted)
+    body = "Lunch with their team on Friday, very friendly."  # the text of the "lunch" note, already embedded
+    with unit_of_work(admin) as session:
+        twin = notes.create(session, admin, "accounts", world["ids"]["globex"], NoteCreate(body=body)).id
+        fresh = notes.create(
+            session, admin, "accounts", world["ids"]["globex"], NoteCreate(body="Asked for the security review.")
+        ).id
+    with unit_of_work(system) as session:
+        result = store.refresh(session, tenant.tenant_id, types=["notes"])
+        assert result["embedded"] == {"notes": 2}  # both got a vector ...
+        assert ran == ["Asked for the security review."]  # ... but only the new text went through the model
+        rows = dict(
+            session.execute(
+                text("SELECT entity_id, embedding::text FROM embeddings WHERE entity_id = ANY(:ids)"),
+                {"ids": [twin, world["ids"]["lunch"]]},
+            ).all()
+        )
+    assert rows[twin] == rows[world["ids"]["lunch"]]
+    with unit_of_work(admin) as session:  # the twin edited: its own new text, its own new vector
+        notes.update(session, admin, twin, NoteUpdate(body="Dinner with their CFO, tense about the budget."))
+    with unit_of_work(system) as session:
+        store.refresh(session, tenant.tenant_id, types=["notes"])
+        changed = session.execute(
+            text("SELECT embedding::text FROM embeddings WHERE entity_id = :id"), {"id": twin}
+        ).scalar_one()
+    assert changed != rows[twin] and ran[-1] == "Dinner with their CFO, tense about the budget."
+    with unit_of_work(admin) as session:
+        notes.delete(session, admin, twin)
+        notes.delete(session, admin, fresh)
+    with unit_of_work(system) as session:
+        store.refresh(session, tenant.tenant_id, types=["notes"])
+
+
 def test_notes_about_pricing_complaints_are_found_by_meaning_not_by_words(world: dict[str, Any]) -> None:
     admin = world["tenant"].admin
     ids = world["ids"]
