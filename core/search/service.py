@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rapidfuzz import fuzz, utils
-from sqlalchemy import ColumnElement, and_, func, literal, or_
+from sqlalchemy import ColumnElement, and_, func, literal, or_, select, union
 from sqlalchemy.orm import Session
 
 from core.accounts.models import Account
@@ -37,6 +37,8 @@ from core.search.schemas import MAX_LIMIT, MAX_QUERY_LENGTH, SEARCH_TYPES, Searc
 EMBED_ALL_JOB = "nlp.embed_all"  # the worker's handler is in ai/nlp/tasks.py
 FULLTEXT_CANDIDATES = 50
 FUZZY_CANDIDATES = 200
+FUZZY_NAMES = 20  # distinct names, closest first, whose records are read as typo candidates
+FUZZY_NAME_MIN_RATIO = 60.0
 FUZZY_MIN_SCORE = 75.0
 MAX_FUZZY_WORDS = 3
 _WORD = re.compile(r"[\w@.+-]+")
@@ -93,8 +95,9 @@ def _tsquery(words: list[str]) -> Any:
     return func.to_tsquery("simple", terms)
 
 
-def prefix_condition(column: Any, start: str) -> ColumnElement[bool]:
-    """`column` starts with `start` in lower, Capitalised or UPPER case: ranges on a `(tenant_id, column)` index.
+def prefix_ranges(column: Any, start: str) -> list[ColumnElement[bool]]:
+    """`column` starts with `start` in lower, Capitalised or UPPER case, as one range per case: each can bound a
+    scan of a `(tenant_id, column)` index by itself.
 
     Plain columns and range comparisons only: under row-level security PostgreSQL uses an index only for
     leakproof conditions, and neither LIKE nor lower() is leakproof."""
@@ -102,7 +105,12 @@ def prefix_condition(column: Any, start: str) -> ColumnElement[bool]:
     for variant in dict.fromkeys((start.lower(), start.capitalize(), start.upper())):
         end = variant[:-1] + chr(ord(variant[-1]) + 1)
         ranges.append(and_(column >= variant, column < end))
-    return or_(*ranges)
+    return ranges
+
+
+def prefix_condition(column: Any, start: str) -> ColumnElement[bool]:
+    """`column` starts with `start` in lower, Capitalised or UPPER case (see `prefix_ranges`)."""
+    return or_(*prefix_ranges(column, start))
 
 
 def _fulltext(session: Session, statement: Any, search_column: Any, words: list[str]) -> list[Any]:
@@ -112,24 +120,40 @@ def _fulltext(session: Session, statement: Any, search_column: Any, words: list[
     return list(session.execute(ranked.limit(FULLTEXT_CANDIDATES)))
 
 
-def _fuzzy(session: Session, statement: Any, columns: list[Any], words: list[str]) -> list[Any]:
-    """Names sharing the first three letters of a query word, closest in length first; and names sharing
-    the first two letters whose length differs by at most one (a typo in the third letter)."""
+def _fuzzy(
+    session: Session, actor: Actor, statement: Any, model: Any, columns: list[Any], words: list[str]
+) -> list[Any]:
+    """Records whose name is close to a query word. Distinct names come first, from the name indexes alone:
+    those sharing a word's first three letters, and those sharing its first two letters with a length within
+    one of it (a typo in the third letter, through the `(tenant_id, length(name), name)` indexes). rapidfuzz keeps
+    the `FUZZY_NAMES` closest, and only then are records read: in a large workspace thousands of people share
+    each first name, and reading all of them to compare the same name again cost 100-200 ms a search."""
     long_words = [w for w in words if len(w) >= 3][:MAX_FUZZY_WORDS]
     if not long_words:
         return []
-    closeness = func.least(
-        *[func.abs(func.length(column) - len(w)) for column in columns for w in long_words], literal(1000)
+    # each range one bounded index scan (an OR of ranges would be a filter over every name of a length)
+    ranges: list[tuple[Any, ColumnElement[bool]]] = []
+    for column in columns:
+        for w in long_words:
+            ranges.extend((column, near) for near in prefix_ranges(column, w[:3]))
+            ranges.extend(
+                (column, and_(func.length(column) == length, typo))
+                for typo in prefix_ranges(column, w[:2])
+                for length in (len(w) - 1, len(w), len(w) + 1)
+            )
+    live = (model.tenant_id == actor.tenant_id, model.deleted_at.is_(None))
+    found = union(*[select(column.label("name")).where(*live, condition) for column, condition in ranges])
+    names = [name for name in session.scalars(select(found.subquery().c.name)) if name]
+    closest = sorted(
+        ((max(fuzz.ratio(w, name, processor=utils.default_process) for w in long_words), name) for name in names),
+        reverse=True,
     )
-    rows: list[Any] = []
-    for size in (3, 2):
-        candidates = statement.where(
-            or_(*[prefix_condition(column, w[:size]) for column in columns for w in long_words])
-        )
-        if size == 2:
-            candidates = candidates.where(closeness <= 1)
-        rows.extend(session.execute(candidates.order_by(closeness).limit(FUZZY_CANDIDATES // 2)))
-    return rows
+    wanted = [name for score, name in closest[:FUZZY_NAMES] if score >= FUZZY_NAME_MIN_RATIO]
+    if not wanted:
+        return []
+    return list(
+        session.execute(statement.where(or_(*[column.in_(wanted) for column in columns])).limit(FUZZY_CANDIDATES))
+    )
 
 
 def _contacts(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
@@ -137,7 +161,7 @@ def _contacts(session: Session, actor: Actor, words: list[str], found: dict[tupl
         Contact.id, Contact.first_name, Contact.last_name, Contact.email, Contact.company
     )
     for row, how in [(r, "fulltext") for r in _fulltext(session, base, Contact.search, words)] + [
-        (r, "fuzzy") for r in _fuzzy(session, base, [Contact.last_name, Contact.first_name], words)
+        (r, "fuzzy") for r in _fuzzy(session, actor, base, Contact, [Contact.last_name, Contact.first_name], words)
     ]:
         key = ("contacts", row.id)
         hit = found.setdefault(
@@ -158,7 +182,7 @@ def _contacts(session: Session, actor: Actor, words: list[str], found: dict[tupl
 def _accounts(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:
     base = actor.readable(Account).with_only_columns(Account.id, Account.name, Account.domain)
     for row, how in [(r, "fulltext") for r in _fulltext(session, base, Account.search, words)] + [
-        (r, "fuzzy") for r in _fuzzy(session, base, [Account.name], words)
+        (r, "fuzzy") for r in _fuzzy(session, actor, base, Account, [Account.name], words)
     ]:
         hit = found.setdefault(("accounts", row.id), _Candidate("accounts", row.id, row.name, row.domain))
         hit.matched.add(how)

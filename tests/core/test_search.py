@@ -142,7 +142,8 @@ def test_an_actor_without_read_permissions_is_refused(world):
 
 def test_the_search_index_is_usable_by_the_application_role_under_rls():
     """Under RLS the planner may use the GIN index for `search @@ ...` only if the operator is leakproof (migration
-    0009). In a tenant of 20,000 contacts, a search for one rare name must be an index lookup, not a scan."""
+    0009), and the name-length index only if length() is (0024). In a tenant of 20,000 contacts, a search for one
+    rare name must be an index lookup, not a scan; so must the typo candidates among 20,000 names starting "Na"."""
     from sqlalchemy import text
 
     from core.db import owner_engine
@@ -165,5 +166,16 @@ def test_the_search_index_is_usable_by_the_application_role_under_rls():
                 text("EXPLAIN SELECT id FROM contacts WHERE search @@ to_tsquery('simple', 'zwicky:*')")
             ).scalars()
         )
+        typo_plan = "\n".join(  # names of one length and two first letters (migration 0024), as `_fuzzy` asks
+            session.execute(
+                text(
+                    "EXPLAIN SELECT id FROM contacts WHERE deleted_at IS NULL AND length(last_name) = 6"
+                    " AND last_name >= 'Na' AND last_name < 'Nb'"
+                )
+            ).scalars()
+        )
     assert "ix_contacts_search" in plan, plan
+    assert "ix_contacts_tenant_last_name_length" in typo_plan and "Index Cond: ((tenant_id = " in typo_plan, typo_plan
+    assert "length((last_name)::text) = 6" in typo_plan.split("Index Cond")[1].split("\n")[0], typo_plan
     assert len(_search(big.admin, "zwicky")) == 1
+    assert [h.title for h in _search(big.admin, "Zwkicy", types=["contacts"])][:1] == ["Ada Zwicky"]  # 3rd letter
