@@ -6,14 +6,16 @@ its embedding, sentiment and search visibility.
    (TweetEval, ../shared/data/sentiment), in texts/s and as a ratio; and the price in quality: mean cosine of
    the two models' vectors, and how many of each text's 10 nearest neighbours (float model) the int8 model finds.
 2. Search on a demo workspace (`--scale medium` by default; `--scale large` reuses the cluster that
-   benchmarks/etl.py seeded into `--data-dir`): every record embedded by the bulk job (texts/s), then latency
-   p50/p95 over a set of queries for text, semantic and hybrid search, side by side in the same run.
+   benchmarks/etl.py seeded into `--data-dir`, in its database): every record embedded by the bulk job
+   (records/s; `--embed-workers N` runs N processes, record types shared among them), then latency p50/p95 over a
+   set of queries for text, semantic and hybrid search, side by side in the same run.
 3. A note's journey: a worker process (embeddings + sentiment), a note committed through the CRM, the seconds
    until it has its embedding, its sentiment, and a semantic search finds it.
 4. Sentiment (TweetEval), and on the same demo workspace: anomalies and churn against the generator's planted
    truth, next best actions, enrichment; each component's own benchmark, called here so one run prints all.
 
-    .venv/bin/python benchmarks/insights.py [--scale medium] [--texts 2000] [--queries 40] [--skip sentiment,...]
+    .venv/bin/python benchmarks/insights.py [--scale medium] [--texts 2000] [--rounds 2] [--embed-workers 1]
+        [--data-dir DIR] [--skip sentiment,...]
 """
 
 from __future__ import annotations
@@ -111,7 +113,54 @@ def seeded_workspace(scale: str, data_dir: Path | None) -> tuple[object, str]:
     return seeded.tenant_id, seeded.slug
 
 
-def search_figures(scale: str, data_dir: Path | None, rounds: int) -> tuple[object, str]:
+_EMBED_CHILD = """
+import json, sys, uuid
+from ai.nlp import store
+from core.actor import Actor
+from core.db import unit_of_work
+tenant = uuid.UUID(sys.argv[1])
+with unit_of_work(Actor.system(tenant)) as session:
+    result = store.refresh(session, tenant, types=sys.argv[2].split(","), commit=session.commit)
+print(json.dumps({"read": result["read"], "embedded": result["embedded"]}))
+"""
+
+
+def bulk_embed(tenant_id: object, counts: dict[str, int], workers: int) -> dict[str, dict[str, int]]:
+    """The workspace embedded by `workers` processes at once, each running the product's `store.refresh` for
+    some record types (largest first, each to the least loaded process): one ONNX thread per process, as the
+    worker runs it. The HNSW indexes are kept up to date as rows arrive, as in the product; for a first load of
+    millions of vectors pgvector recommends building them after (docs/operations.md)."""
+    import json
+    import subprocess
+
+    groups: list[list[str]] = [[] for _ in range(workers)]
+    loads = [0] * workers
+    for entity_type, n in sorted(counts.items(), key=lambda item: -item[1]):
+        k = loads.index(min(loads))
+        groups[k].append(entity_type)
+        loads[k] += n
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", _EMBED_CHILD, str(tenant_id), ",".join(group)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for group in groups
+        if group
+    ]
+    result: dict[str, dict[str, int]] = {"read": {}, "embedded": {}}
+    for child in children:
+        out, _ = child.communicate()
+        if child.returncode:
+            raise SystemExit("a bulk embedding process failed")
+        part = json.loads(out.strip().splitlines()[-1])
+        for key in result:
+            result[key].update(part[key])
+    return result
+
+
+def search_figures(scale: str, data_dir: Path | None, rounds: int, embed_workers: int = 1) -> tuple[object, str]:
     from sqlalchemy import text
 
     from ai.nlp import search as hybrid
@@ -129,14 +178,18 @@ def search_figures(scale: str, data_dir: Path | None, rounds: int) -> tuple[obje
     total = sum(counts.values())
     print(f"\n== Search on the {scale} demo ({total:,} records: {counts})", flush=True)
     t0 = time.perf_counter()
-    with unit_of_work(system) as session:
-        result = store.refresh(session, tenant_id, commit=session.commit)
+    if embed_workers > 1:
+        result = bulk_embed(tenant_id, counts, embed_workers)
+    else:
+        with unit_of_work(system) as session:
+            result = store.refresh(session, tenant_id, commit=session.commit)
     took = time.perf_counter() - t0
     embedded = sum(result["embedded"].values())
     if embedded:
         print(
             f"bulk embedding: {embedded:,} records embedded ({sum(result['read'].values()):,} read) in {took:.0f} s"
-            f" = {embedded / took:,.0f} records/s (texts that repeat are embedded once)"
+            f" = {embedded / took:,.0f} records/s with {embed_workers} process(es) (texts that repeat are embedded"
+            " once)"
         )
     else:
         print("bulk embedding: every record already embedded (reused cluster)")
@@ -291,16 +344,20 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None, help="reuse a seeded cluster (benchmarks/etl.py)")
     parser.add_argument("--texts", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--embed-workers", type=int, default=1, help="processes for the bulk embedding")
     parser.add_argument("--skip", default="", help="comma separated: embeddings,search,journey,sentiment,...")
     args = parser.parse_args()
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     os.environ.setdefault("CLIENTFORGE_NLP_THREADS", "1")
-    with services(args.data_dir, fresh=False) if args.data_dir else services():
+    # A cluster seeded by benchmarks/etl.py keeps the workspace in that benchmark's database.
+    reused = args.data_dir is not None and (args.data_dir / f"etl-{args.scale}.json").exists()
+    database = f"cf_bench_etl_{args.scale}" if reused else None
+    with services(args.data_dir, database, fresh=False) if args.data_dir else services():
         if "embeddings" not in skip:
             embedding_figures(args.texts)
         tenant_id, slug = None, None
         if "search" not in skip:
-            tenant_id, slug = search_figures(args.scale, args.data_dir, args.rounds)
+            tenant_id, slug = search_figures(args.scale, args.data_dir, args.rounds, args.embed_workers)
         if "journey" not in skip and slug:
             journey(slug)
         components(skip, tenant_id, slug)
