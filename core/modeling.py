@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, Integer, func
+from sqlalchemy import DateTime, ForeignKey, Index, Integer, func, text
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from core.ids import new_id
@@ -44,3 +44,9 @@ class VersionMixin:
     @declared_attr.directive
     def __mapper_args__(cls) -> dict:
         return {"version_id_col": cls.version}
+
+
+def name_length_index(name: str, column: str) -> Index:
+    """`(tenant_id, length(column), column)` over live rows: search's typo candidates, names of a given length
+    and first letters (core/search/service.py, migration 0024)."""
+    return Index(name, "tenant_id", func.length(text(column)), column, postgresql_where=text("deleted_at IS NULL"))

@@ -3,11 +3,11 @@ from __future__ import annotations
 from decimal import Decimal
 from uuid import UUID
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Numeric, String, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.modeling import IdMixin, SoftDeleteMixin, TenantMixin, TimestampMixin, VersionMixin
+from core.modeling import IdMixin, SoftDeleteMixin, TenantMixin, TimestampMixin, VersionMixin, name_length_index
 from core.records.columns import AddressMixin, OwnedMixin, TagsMixin, coalesced, search_vector
 
 
@@ -20,13 +20,7 @@ class Account(
     __table_args__ = (
         Index("ix_accounts_tenant_owner", "tenant_id", "owner_id", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_accounts_tenant_name", "tenant_id", "name", postgresql_where=text("deleted_at IS NULL")),
-        Index(  # search's typo candidates (migration 0024)
-            "ix_accounts_tenant_name_length",
-            "tenant_id",
-            func.length(text("name")),
-            "name",
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
+        name_length_index("ix_accounts_tenant_name_length", "name"),
         Index("ix_accounts_tenant_domain", "tenant_id", "domain", postgresql_where=text("deleted_at IS NULL")),
         Index("ix_accounts_tenant_parent", "tenant_id", "parent_id"),
         Index("ix_accounts_tenant_updated", "tenant_id", "updated_at"),  # the warehouse load's watermark

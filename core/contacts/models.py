@@ -3,11 +3,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db import Base
-from core.modeling import IdMixin, SoftDeleteMixin, TenantMixin, TimestampMixin, VersionMixin
+from core.modeling import IdMixin, SoftDeleteMixin, TenantMixin, TimestampMixin, VersionMixin, name_length_index
 from core.records.columns import AddressMixin, OwnedMixin, TagsMixin, coalesced, search_vector
 
 LEAD_STATUSES = ("new", "contacted", "qualified", "unqualified")
@@ -62,21 +62,8 @@ class Contact(
         ),
         Index("ix_contacts_tags", "tags", postgresql_using="gin"),
         Index("ix_contacts_tenant_first_name", "tenant_id", "first_name", postgresql_where=text("deleted_at IS NULL")),
-        # search's typo candidates: names of a given length and first letters (migration 0024)
-        Index(
-            "ix_contacts_tenant_last_name_length",
-            "tenant_id",
-            func.length(text("last_name")),
-            "last_name",
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
-        Index(
-            "ix_contacts_tenant_first_name_length",
-            "tenant_id",
-            func.length(text("first_name")),
-            "first_name",
-            postgresql_where=text("deleted_at IS NULL"),
-        ),
+        name_length_index("ix_contacts_tenant_last_name_length", "last_name"),
+        name_length_index("ix_contacts_tenant_first_name_length", "first_name"),
         Index("ix_contacts_search", "search", postgresql_using="gin"),
         CheckConstraint("lead_score BETWEEN 0 AND 100", name="ck_contacts_lead_score"),
         CheckConstraint(f"lead_status IS NULL OR lead_status IN {LEAD_STATUSES}", name="ck_contacts_lead_status"),
