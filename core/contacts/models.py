@@ -61,7 +61,6 @@ class Contact(
             postgresql_where=text("deleted_at IS NULL"),
         ),
         Index("ix_contacts_tags", "tags", postgresql_using="gin"),
-        Index("ix_contacts_tenant_first_name", "tenant_id", "first_name", postgresql_where=text("deleted_at IS NULL")),
         name_length_index("ix_contacts_tenant_last_name_length", "last_name"),
         name_length_index("ix_contacts_tenant_first_name_length", "first_name"),
         Index("ix_contacts_search", "search", postgresql_using="gin"),

@@ -3,8 +3,8 @@
 Candidates come from SQL, always bounded: the stored `search` tsvectors (GIN, 'simple' configuration, every
 word a prefix) ranked with `ts_rank`, and, for typo tolerance without pg_trgm (PostgreSQL 15+ with no
 extensions), contacts and accounts whose names share the first three letters of a query word, or the first two
-with a length within one (btree indexes on `(tenant_id, name)`). rapidfuzz then re-ranks the union in
-Python. A misspelling within the first two letters of every word is not found: the price of indexed candidates.
+with a length within one (btree indexes on `(tenant_id, length(name), name)`). rapidfuzz then re-ranks the
+union in Python. A misspelling within the first two letters of every word is not found: the price of indexed candidates.
 
 Performance note: under row-level security PostgreSQL uses the GIN index for `@@` only because migration 0009
 marks ts_match_vq LEAKPROOF (it needs a superuser; without one, searches stay correct but scan the tenant's rows,
@@ -16,6 +16,7 @@ notes only when their parent record is readable.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -120,27 +121,37 @@ def _fulltext(session: Session, statement: Any, search_column: Any, words: list[
     return list(session.execute(ranked.limit(FULLTEXT_CANDIDATES)))
 
 
+def _reachable_lengths(word: str) -> list[int]:
+    """The name lengths that can score `FUZZY_NAME_MIN_RATIO` against `word`. rapidfuzz's ratio is
+    2 x (letters in common) / (n + m), at most 2 x min(n, m) / (n + m), so with ratio r a name of m letters can
+    reach it only if r / (2 - r) <= m / n <= (2 - r) / r (0.43 to 2.33 for 60). Two more at the top for the
+    punctuation around a name that rapidfuzz's processing trims."""
+    r, n = FUZZY_NAME_MIN_RATIO / 100, len(word)
+    return list(range(max(1, math.ceil(n * r / (2 - r))), math.floor(n * (2 - r) / r) + 3))
+
+
 def _fuzzy(
     session: Session, actor: Actor, statement: Any, model: Any, columns: list[Any], words: list[str]
 ) -> list[Any]:
-    """Records whose name is close to a query word. Distinct names come first, from the name indexes alone:
-    those sharing a word's first three letters, and those sharing its first two letters with a length within
-    one of it (a typo in the third letter, through the `(tenant_id, length(name), name)` indexes). rapidfuzz keeps
-    the `FUZZY_NAMES` closest, and only then are records read: in a large workspace thousands of people share
-    each first name, and reading all of them to compare the same name again cost 100-200 ms a search."""
+    """Records whose name is close to a query word. Distinct names come first, from the `(tenant_id,
+    length(name), name)` indexes alone: those sharing a word's first three letters (of a length that can reach
+    the minimum ratio), and those sharing its first two letters with a length within one of it (a typo in the
+    third letter). rapidfuzz keeps the `FUZZY_NAMES` closest, and only then are records read: in a large
+    workspace thousands of people share each first name, and reading all of them to compare the same name again
+    cost 100-200 ms a search."""
     long_words = [w for w in words if len(w) >= 3][:MAX_FUZZY_WORDS]
     if not long_words:
         return []
-    # each range one bounded index scan (an OR of ranges would be a filter over every name of a length)
+    # each range one bounded scan of a `(tenant_id, length(name), name)` index: one descent per length
+    # (an OR of ranges would be a filter over every name of a length)
+    reachable = sorted({m for w in long_words for m in _reachable_lengths(w)})  # a name is kept for any word
     ranges: list[tuple[Any, ColumnElement[bool]]] = []
     for column in columns:
         for w in long_words:
-            ranges.extend((column, near) for near in prefix_ranges(column, w[:3]))
-            ranges.extend(
-                (column, and_(func.length(column) == length, typo))
-                for typo in prefix_ranges(column, w[:2])
-                for length in (len(w) - 1, len(w), len(w) + 1)
-            )
+            near = func.length(column).in_(reachable)
+            ranges.extend((column, and_(near, start)) for start in prefix_ranges(column, w[:3]))
+            typo = func.length(column).in_([len(w) - 1, len(w), len(w) + 1])
+            ranges.extend((column, and_(typo, start)) for start in prefix_ranges(column, w[:2]))
     live = (model.tenant_id == actor.tenant_id, model.deleted_at.is_(None))
     found = union(*[select(column.label("name")).where(*live, condition) for column, condition in ranges])
     names = [name for name in session.scalars(select(found.subquery().c.name)) if name]

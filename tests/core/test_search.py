@@ -161,6 +161,7 @@ def test_the_search_index_is_usable_by_the_application_role_under_rls():
         conn.execute(text("ANALYZE contacts"))
     with unit_of_work(big.admin) as session:
         contacts.create(session, big.admin, ContactCreate(first_name="Ada", last_name="Zwicky"))
+        contacts.create(session, big.admin, ContactCreate(first_name="Bartholomew", last_name="Quint"))
         plan = "\n".join(
             session.execute(
                 text("EXPLAIN SELECT id FROM contacts WHERE search @@ to_tsquery('simple', 'zwicky:*')")
@@ -174,8 +175,19 @@ def test_the_search_index_is_usable_by_the_application_role_under_rls():
                 )
             ).scalars()
         )
+        near_plan = "\n".join(  # first names sharing three letters, of the lengths that can reach the ratio (0025)
+            session.execute(
+                text(
+                    "EXPLAIN SELECT first_name FROM contacts WHERE deleted_at IS NULL"
+                    " AND length(first_name) IN (2, 3, 4, 5, 6, 7, 8, 9) AND first_name >= 'Ada' AND first_name < 'Adb'"
+                )
+            ).scalars()
+        )
     assert "ix_contacts_search" in plan, plan
+    assert "ix_contacts_tenant_first_name_length" in near_plan, near_plan
+    assert "(length((first_name)::text)) = ANY" in near_plan.split("Index Cond")[1].split("\n")[0], near_plan
     assert "ix_contacts_tenant_last_name_length" in typo_plan and "Index Cond: ((tenant_id = " in typo_plan, typo_plan
     assert "length((last_name)::text) = 6" in typo_plan.split("Index Cond")[1].split("\n")[0], typo_plan
     assert len(_search(big.admin, "zwicky")) == 1
     assert [h.title for h in _search(big.admin, "Zwkicy", types=["contacts"])][:1] == ["Ada Zwicky"]  # 3rd letter
+    assert [h.title for h in _search(big.admin, "Bartholmew", types=["contacts"])][:1] == ["Bartholomew Quint"]
