@@ -166,6 +166,31 @@ def expected_deal_size(session: Session) -> float | None:
 # Rescoring ---------------------------------------------------------------------------------------------------
 
 
+def pipelined(
+    total: int,
+    compute: Callable[[int, int], list[scoring.NewScore]],
+    write: Callable[[list[scoring.NewScore]], int],
+    *,
+    chunk: int = CHUNK,
+) -> tuple[int, int]:
+    """Score rows [lo, hi) of `total` in chunks with `compute` and keep each chunk with `write`, the next chunk
+    scored in a thread while PostgreSQL writes this one (LightGBM and Polars release the GIL), so the two cores
+    work at once. One writer: the caller's transaction. Returns (scores computed, rows written)."""
+    bounds = [(lo, min(lo + chunk, total)) for lo in range(0, total, chunk)]
+    scored = written = 0
+    if not bounds:
+        return scored, written
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
+        pending = pool.submit(compute, *bounds[0])
+        for k in range(len(bounds)):
+            new = pending.result()
+            if k + 1 < len(bounds):
+                pending = pool.submit(compute, *bounds[k + 1])
+            written += write(new)
+            scored += len(new)
+    return scored, written
+
+
 def rescore(
     session: Session,
     actor: Actor,
@@ -241,18 +266,9 @@ def rescore(
                 )
         return out
 
-    # Scoring (LightGBM, Polars: the GIL released) in a thread while PostgreSQL writes the previous chunk: the
-    # two cores work at once. One writer (this thread, this transaction).
-    bounds = [(lo, min(lo + CHUNK, frame.height)) for lo in range(0, frame.height, CHUNK)]
-    scored = written = 0
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
-        pending = pool.submit(compute, *bounds[0])
-        for k in range(len(bounds)):
-            new = pending.result()
-            if k + 1 < len(bounds):
-                pending = pool.submit(compute, *bounds[k + 1])
-            written += scoring.record_scores(session, actor, new, scored_at=now)
-            scored += len(new)
+    scored, written = pipelined(
+        frame.height, compute, lambda new: scoring.record_scores(session, actor, new, scored_at=now)
+    )
     return {"scored": scored, "written": written, "method": champ.method, "model": champ.model.version}
 
 

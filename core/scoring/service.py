@@ -276,18 +276,23 @@ class NewScore:
 
 
 # One statement: the new scores travel as one JSON parameter; a history row where the score or the model changed
-# since the lead's last row; the contact's current score where it changed.
+# since the lead's last row; the contact's current score where it changed. A score that differs from the one the
+# contact shows is a change by itself: the lead's last history row is looked up only for a score that stayed (did
+# its model change?), so a rescoring that moves every score pays no lookup per lead.
 _WRITE = text(
     """
 WITH v AS (
   SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS v(contact_id uuid, model_id uuid, score int,
     confidence float8, factors jsonb, p float8, revenue float8, arm text)
 ), changed AS (
-  SELECT v.* FROM v LEFT JOIN LATERAL (
-    SELECT ls.model_id, ls.score FROM lead_scores ls WHERE ls.tenant_id = :tenant AND ls.contact_id = v.contact_id
-     ORDER BY ls.scored_at DESC, ls.id DESC LIMIT 1
-  ) last ON true
-  WHERE last.model_id IS DISTINCT FROM v.model_id OR last.score IS DISTINCT FROM v.score
+  SELECT v.* FROM v JOIN contacts c ON c.tenant_id = :tenant AND c.id = v.contact_id
+  WHERE c.lead_score IS DISTINCT FROM v.score
+     OR NOT EXISTS (
+       SELECT 1 FROM (
+         SELECT ls.model_id, ls.score FROM lead_scores ls WHERE ls.tenant_id = :tenant AND ls.contact_id = v.contact_id
+          ORDER BY ls.scored_at DESC, ls.id DESC LIMIT 1
+       ) last WHERE last.model_id = v.model_id AND last.score = v.score
+     )
 ), written AS (
   INSERT INTO lead_scores (id, tenant_id, contact_id, model_id, score, confidence, factors,
                            predicted_conversion_probability, predicted_revenue, arm, scored_at)
@@ -309,8 +314,10 @@ def _unit(value: float | None) -> float | None:
 
 
 def record_scores(session: Session, actor: Actor, scores: Sequence[NewScore], *, scored_at: datetime) -> int:
-    """Keep new scores: a `lead_scores` row where the score or the model changed since the lead's last one (the
-    history stays the story of changes), and `contacts.lead_score` set to the new score. Returns rows written.
+    """Keep new scores: a `lead_scores` row where the score or the model changed since the lead's last one, or the
+    score differs from the one the contact shows (the history stays the story of changes), and
+    `contacts.lead_score` set to the new score. Scores of contacts that do not exist are left out. Returns history
+    rows written.
 
     One statement whatever the number of leads (the rows travel as one JSON parameter; COPY is not allowed under
     row-level security), so a full rescoring of a workspace costs one round trip."""
