@@ -60,6 +60,58 @@ END $$;
 """
 
 
+def audit_update_function_prefiltered(ignored: Sequence[str]) -> str:
+    """`cf_audit_update()` as `audit_update_function`, with the rows where only `ignored` columns changed dropped
+    by comparing the other columns natively before any JSON is built. The column list is read from the catalog
+    per statement (dynamic SQL sees the transition tables), so it follows every table's columns as they are.
+    Turning both versions of a wide row into JSON cost ~20 us a row: a third of rescoring 13,564 leads went to
+    finding out that only `lead_score` had changed. json and xml have no equality: compared as text."""
+    secret = _array(AUDIT_SECRET_COLUMNS)
+    skip = _array(ignored)
+    return f"""
+CREATE OR REPLACE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  changed text;
+BEGIN
+  SELECT string_agg(
+           CASE WHEN atttypid IN ('json'::regtype, 'xml'::regtype)
+                THEN format('o.%1$I::text IS DISTINCT FROM n.%1$I::text', attname)
+                ELSE format('o.%1$I IS DISTINCT FROM n.%1$I', attname) END,
+           ' OR ' ORDER BY attnum)
+    INTO changed
+    FROM pg_attribute
+   WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped AND attname <> ALL({skip});
+  IF changed IS NULL THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format($q$
+  INSERT INTO audit_logs (id, tenant_id, user_id, api_key_id, entity_type, entity_id, action, old_values,
+                          new_values, ip_address, user_agent, request_id, via)
+  SELECT cf_uuid7(), cf_audit_row_tenant(%1$L, d.nj), cf_setting_uuid('app.user_id'),
+         cf_setting_uuid('app.api_key_id'), %1$L, cf_audit_entity(d.nj),
+         CASE WHEN d.oj->>'deleted_at' IS NULL AND d.nj->>'deleted_at' IS NOT NULL THEN 'delete'
+              WHEN d.oj->>'deleted_at' IS NOT NULL AND d.nj->>'deleted_at' IS NULL THEN 'restore'
+              ELSE 'update' END,
+         d.old_changed, d.new_changed, cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
+         cf_setting('app.request_id'), cf_setting('app.via')
+  FROM (
+    SELECT oj, nj,
+      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({secret}) THEN '"***"'::jsonb ELSE oj->k END)
+         FROM jsonb_object_keys(nj) k
+        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({skip})) AS old_changed,
+      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({secret}) THEN '"***"'::jsonb ELSE nj->k END)
+         FROM jsonb_object_keys(nj) k
+        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({skip})) AS new_changed
+    FROM (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj
+            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE %2$s OFFSET 0) pairs
+  ) d
+  WHERE d.new_changed IS NOT NULL
+  $q$, TG_TABLE_NAME, changed);
+  RETURN NULL;
+END $fn$;
+"""
+
+
 def enable_tenant_rls(table: str, column: str = "tenant_id") -> None:
     """Row-level security, enabled and forced, on `column = app.tenant_id` (fails closed when unset)."""
     op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")

@@ -141,6 +141,35 @@ def test_raw_sql_and_bulk_statements_write_one_audit_row_per_row(tenant):
                 assert row.new_values is None and row.old_values["name"].startswith(old)
 
 
+def test_an_update_of_ignored_columns_only_is_not_audited_and_the_others_name_just_what_changed(tenant):
+    """Derived and bookkeeping columns (a rescoring's `lead_score`, `updated_at`, `version`) write no audit row;
+    in the same statement a row where a real field changed too is audited with that field alone."""
+    admin = tenant.admin
+    ids = [new_id() for _ in range(3)]
+    with unit_of_work(admin) as session:
+        session.execute(
+            text(
+                "INSERT INTO contacts (id, tenant_id, owner_id, first_name, last_name, tags) VALUES"
+                " (:a, :t, :o, 'Only', 'Score', '{}'), (:b, :t, :o, 'Score', 'AndTitle', '{}'),"
+                " (:c, :t, :o, 'Tags', 'Too', '{x}')"
+            ),
+            {"a": ids[0], "b": ids[1], "c": ids[2], "t": tenant.tenant_id, "o": tenant.admin_id},
+        )
+    with unit_of_work(admin) as session:
+        session.execute(
+            text(
+                "UPDATE contacts SET lead_score = lead_score + 7, version = version + 1,"
+                " title = CASE WHEN id = :b THEN 'CTO' ELSE title END,"
+                " tags = CASE WHEN id = :c THEN ARRAY['x', 'y'] ELSE tags END WHERE id = ANY(:ids)"
+            ),
+            {"b": ids[1], "c": ids[2], "ids": ids},
+        )
+    updates = {r.entity_id: r for r in trail(tenant.tenant_id, entity_type="contacts", action="update")}
+    assert set(updates) == {ids[1], ids[2]}
+    assert (updates[ids[1]].old_values, updates[ids[1]].new_values) == ({"title": None}, {"title": "CTO"})
+    assert (updates[ids[2]].old_values, updates[ids[2]].new_values) == ({"tags": ["x"]}, {"tags": ["x", "y"]})
+
+
 def test_password_and_key_hashes_never_reach_the_audit_trail(tenant):
     rep_id = tenant.add_user("rep")
     admin = tenant.admin
