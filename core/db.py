@@ -320,6 +320,13 @@ def new_session(actor: Actor | None = None, *, tenant_id: UUID | None = None) ->
     return session
 
 
+def transaction_has_written(session: Session) -> bool:
+    """Whether the session's transaction has written anything yet (pending ORM changes are flushed first): only
+    a transaction that has written can make another one wait for it."""
+    session.flush()
+    return session.execute(text("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")).scalar_one()
+
+
 @contextmanager
 def unit_of_work(actor: Actor | None = None, *, tenant_id: UUID | None = None) -> Iterator[Session]:
     """One transaction as the app role: commits on success, rolls back on any exception.

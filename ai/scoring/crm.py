@@ -16,8 +16,10 @@ a trained model beats them), training on the workspace's own outcomes, rescoring
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -34,6 +36,7 @@ from ai.scoring import rules as rules_score
 from ai.scoring.engine import TIE, ScoringModel, roc_auc
 from ai.scoring.engine import train as train_model
 from core.actor import Actor
+from core.db import transaction_has_written, unit_of_work
 from core.errors import ValidationFailed
 from core.forecasts.models import MlModel
 from core.scoring import service as scoring
@@ -45,6 +48,7 @@ MODEL_TYPE = scoring.MODEL_TYPE
 RULES = scoring.RULES_ALGORITHM
 DRIFT_SAMPLE = 5_000
 CHUNK = 4_000  # leads scored and written at a time (bulk rescoring overlaps the two)
+BULK_WRITERS = 2  # transactions writing a large rescoring at once (one per core of the 2-core reference machine)
 DRIFT_FEATURES = 6
 FACTOR_SCHEMA = rules_score.FACTORS
 
@@ -166,29 +170,73 @@ def expected_deal_size(session: Session) -> float | None:
 # Rescoring ---------------------------------------------------------------------------------------------------
 
 
+Writer = Callable[[list[scoring.NewScore]], int]
+
+
 def pipelined(
-    total: int,
-    compute: Callable[[int, int], list[scoring.NewScore]],
-    write: Callable[[list[scoring.NewScore]], int],
-    *,
-    chunk: int = CHUNK,
+    total: int, compute: Callable[[int, int], list[scoring.NewScore]], writers: Sequence[Writer], *, chunk: int = CHUNK
 ) -> tuple[int, int]:
-    """Score rows [lo, hi) of `total` in chunks with `compute` and keep each chunk with `write`, the next chunk
-    scored in a thread while PostgreSQL writes this one (LightGBM and Polars release the GIL), so the two cores
-    work at once. One writer: the caller's transaction. Returns (scores computed, rows written)."""
+    """Score rows [lo, hi) of `total` in chunks with `compute` and keep each chunk with one of `writers`.
+
+    One writer (the caller's transaction): the next chunk is scored in a thread while PostgreSQL writes this one
+    (LightGBM and Polars release the GIL). Several: one thread per writer, each scoring and writing the next chunk
+    not yet taken, so PostgreSQL writes on several cores while another chunk is scored. Each writer is used by one
+    thread only. Returns (scores computed, rows written)."""
     bounds = [(lo, min(lo + chunk, total)) for lo in range(0, total, chunk)]
-    scored = written = 0
     if not bounds:
+        return 0, 0
+    if len(writers) == 1:
+        scored = written = 0
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
+            pending = pool.submit(compute, *bounds[0])
+            for k in range(len(bounds)):
+                new = pending.result()
+                if k + 1 < len(bounds):
+                    pending = pool.submit(compute, *bounds[k + 1])
+                written += writers[0](new)
+                scored += len(new)
         return scored, written
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="scoring") as pool:
-        pending = pool.submit(compute, *bounds[0])
-        for k in range(len(bounds)):
-            new = pending.result()
-            if k + 1 < len(bounds):
-                pending = pool.submit(compute, *bounds[k + 1])
+    taken = iter(bounds)
+    lock = threading.Lock()
+
+    def work(write: Writer) -> tuple[int, int]:
+        scored = written = 0
+        while True:
+            with lock:
+                span = next(taken, None)
+            if span is None:
+                return scored, written
+            new = compute(*span)
             written += write(new)
             scored += len(new)
-    return scored, written
+
+    with ThreadPoolExecutor(max_workers=len(writers), thread_name_prefix="scoring") as pool:
+        results = [f.result() for f in [pool.submit(work, write) for write in writers]]
+    return sum(r[0] for r in results), sum(r[1] for r in results)
+
+
+@contextmanager
+def bulk_writers(
+    session: Session, actor: Actor, rows: int, *, scored_at: datetime, chunk: int = CHUNK
+) -> Iterator[list[Writer]]:
+    """Who keeps the scores of a rescoring of `rows` leads: the caller's transaction, and for more than two chunks
+    a second transaction of its own (BULK_WRITERS), so that PostgreSQL writes on both cores: the write is most of
+    a bulk rescoring's time (a non-HOT update of a contact with many indexes).
+
+    The second is used only while the caller's transaction has written nothing: it could otherwise wait for a row
+    the caller has not committed (a new rules model its scores refer to) while the caller waits for it. It commits
+    when the scoring is done, just before the caller's: a failure after that leaves its leads rescored, which
+    derived data can afford (the next rescoring starts from them). On an error both roll back."""
+
+    def writer(on: Session) -> Writer:
+        return lambda new: scoring.record_scores(on, actor, new, scored_at=scored_at)
+
+    if rows <= 2 * chunk or BULK_WRITERS < 2 or transaction_has_written(session):
+        yield [writer(session)]
+        return
+    with ExitStack() as stack:
+        others = [stack.enter_context(unit_of_work(actor)) for _ in range(BULK_WRITERS - 1)]
+        yield [writer(session), *(writer(other) for other in others)]
 
 
 def rescore(
@@ -198,6 +246,7 @@ def rescore(
     *,
     now: datetime | None = None,
     reasons: bool = True,
+    chunk: int = CHUNK,
 ) -> dict[str, Any]:
     """Score the open leads (all, or `contact_ids`) with the champion, and the challenger's share with it."""
     now = now or datetime.now(UTC)
@@ -266,9 +315,8 @@ def rescore(
                 )
         return out
 
-    scored, written = pipelined(
-        frame.height, compute, lambda new: scoring.record_scores(session, actor, new, scored_at=now)
-    )
+    with bulk_writers(session, actor, frame.height, scored_at=now, chunk=chunk) as writers:
+        scored, written = pipelined(frame.height, compute, writers, chunk=chunk)
     return {"scored": scored, "written": written, "method": champ.method, "model": champ.model.version}
 
 

@@ -34,7 +34,7 @@ from core.demo import service as demo
 from core.scoring import service as scoring
 from core.scoring.models import LeadScore, ScoringSettings
 from core.scoring.schemas import RuleCreate, SettingsUpdate
-from tests.core.conftest import WorkerProcess, module_worker, owner_execute, wait_for
+from tests.core.conftest import WorkerProcess, module_worker, owner_execute, owner_rows, wait_for
 from tests.factories import PASSWORD, quiesce
 
 
@@ -346,3 +346,38 @@ def test_a_change_to_a_lead_is_rescored_by_the_worker_within_5_seconds(
         card = scoring.contact_score(session, system, target.id)
     assert card.score > target.lead_score
     assert any(f.text == "Lead source is Referral" and f.points > 0 for f in card.current.factors)
+
+
+def test_a_large_rescoring_is_written_by_two_transactions_unless_the_caller_has_written(
+    world: dict[str, Any], trained: dict[str, Any]
+) -> None:
+    """A bulk rescoring of more than two chunks keeps its scores through two transactions (both cores write), and
+    every lead ends with the score its latest history row says. A caller that has already written in its
+    transaction gets one writer: a second transaction could wait on its uncommitted rows."""
+    system = world["system"]
+    tenant = system.tenant_id
+    open_ids = frame_of(world, "open")[leads.CONTACT].to_list()
+
+    def writers_of_a_rescoring(write_first: bool) -> tuple[int, int]:
+        owner_execute(  # scores unlike the model's, so that every lead's score changes
+            "UPDATE contacts SET lead_score = (lead_score + 50) % 101 WHERE tenant_id = :t", t=tenant
+        )
+        with unit_of_work(system) as session:
+            if write_first:  # tags are not a scoring feature
+                contacts.update(session, system, UUID(open_ids[0]), ContactUpdate(tags=["rescored-in-one-go"]))
+            out = crm.rescore(session, system, chunk=100)
+        transactions = owner_rows(
+            "SELECT count(DISTINCT xmin::text) AS n FROM contacts WHERE id = ANY(CAST(:ids AS uuid[]))", ids=open_ids
+        )[0].n
+        return out["written"], transactions
+
+    written, transactions = writers_of_a_rescoring(write_first=False)
+    assert (written, transactions) == (len(open_ids), 2)
+    mismatched = owner_rows(
+        "SELECT count(*) AS n FROM contacts c JOIN LATERAL (SELECT score FROM lead_scores s WHERE s.contact_id = c.id"
+        " ORDER BY scored_at DESC, id DESC LIMIT 1) last ON true WHERE c.id = ANY(CAST(:ids AS uuid[]))"
+        " AND last.score <> c.lead_score",
+        ids=open_ids,
+    )[0].n
+    assert mismatched == 0
+    assert writers_of_a_rescoring(write_first=True) == (len(open_ids), 1)
