@@ -198,17 +198,23 @@ def pipelined(
         return scored, written
     taken = iter(bounds)
     lock = threading.Lock()
+    failed = threading.Event()  # one writer's error stops the others after their current chunk
 
     def work(write: Writer) -> tuple[int, int]:
         scored = written = 0
-        while True:
+        while not failed.is_set():
             with lock:
                 span = next(taken, None)
             if span is None:
-                return scored, written
-            new = compute(*span)
-            written += write(new)
+                break
+            try:
+                new = compute(*span)
+                written += write(new)
+            except BaseException:
+                failed.set()
+                raise
             scored += len(new)
+        return scored, written
 
     with ThreadPoolExecutor(max_workers=len(writers), thread_name_prefix="scoring") as pool:
         results = [f.result() for f in [pool.submit(work, write) for write in writers]]
