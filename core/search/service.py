@@ -162,9 +162,10 @@ def _fuzzy(
     wanted = [name for score, name in closest[:FUZZY_NAMES] if score >= FUZZY_NAME_MIN_RATIO]
     if not wanted:
         return []
-    return list(
-        session.execute(statement.where(or_(*[column.in_(wanted) for column in columns])).limit(FUZZY_CANDIDATES))
-    )
+    # their lengths too, so that the same indexes find the records (first names have no index of their own)
+    lengths = sorted({len(name) for name in wanted})
+    named = [and_(func.length(column).in_(lengths), column.in_(wanted)) for column in columns]
+    return list(session.execute(statement.where(or_(*named)).limit(FUZZY_CANDIDATES)))
 
 
 def _contacts(session: Session, actor: Actor, words: list[str], found: dict[tuple[str, Any], _Candidate]) -> None:

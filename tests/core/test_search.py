@@ -144,7 +144,7 @@ def test_the_search_index_is_usable_by_the_application_role_under_rls():
     """Under RLS the planner may use the GIN index for `search @@ ...` only if the operator is leakproof (migration
     0009), and the name-length index only if length() is (0024). In a tenant of 20,000 contacts, a search for one
     rare name must be an index lookup, not a scan; so must the typo candidates among 20,000 names starting "Na"."""
-    from sqlalchemy import text
+    from sqlalchemy import event, text
 
     from core.db import owner_engine
 
@@ -191,3 +191,13 @@ def test_the_search_index_is_usable_by_the_application_role_under_rls():
     assert len(_search(big.admin, "zwicky")) == 1
     assert [h.title for h in _search(big.admin, "Zwkicy", types=["contacts"])][:1] == ["Ada Zwicky"]  # 3rd letter
     assert [h.title for h in _search(big.admin, "Bartholmew", types=["contacts"])][:1] == ["Bartholomew Quint"]
+    with unit_of_work(big.admin) as session:  # the typo's records are read by index too (first names: by length)
+        conn = session.connection()
+        sent: list[tuple[str, object]] = []
+        event.listen(conn, "before_cursor_execute", lambda *args: sent.append((args[2], args[3])))
+        search(session, big.admin, "Bartholmew", types=["contacts"])
+        reads = [(sql, params) for sql, params in sent if "first_name IN" in sql and "UNION" not in sql]
+        assert len(reads) == 1, sent
+        read_plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN " + reads[0][0], reads[0][1]))
+    by_length = read_plan.split("ix_contacts_tenant_first_name_length")[-1].split("Index Cond:")[1].split("\n")[0]
+    assert "length((first_name)::text)" in by_length and "Seq Scan" not in read_plan, read_plan
