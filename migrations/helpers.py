@@ -24,71 +24,15 @@ def _array(values: Sequence[str]) -> str:
     return "ARRAY[" + ", ".join(f"'{c}'" for c in values) + "]"
 
 
-def audit_update_function(ignored: Sequence[str]) -> str:
-    """`cf_audit_update()`: updates record only the columns that changed (old and new), name soft deletes and
-    restores, and write nothing when only `ignored` columns changed. The `OFFSET 0` fence keeps each row's JSON
-    computed once (flattened, the planner recomputed both rows' `to_jsonb` for every key: 2 ms a row), and rows
-    where only ignored columns changed are dropped before the per-column comparison."""
-    secret = _array(AUDIT_SECRET_COLUMNS)
+def _audit_update_insert(ignored: Sequence[str], *, table: str, pairs_where: str = "", kept: str = "") -> str:
+    """The INSERT into audit_logs both update functions run: `table` is the SQL naming the table, `pairs_where`
+    filters the old/new row pairs before their JSON is built, `kept` the pairs after it."""
+    secret, skip = _array(AUDIT_SECRET_COLUMNS), _array(ignored)
     return f"""
-CREATE OR REPLACE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
   INSERT INTO audit_logs (id, tenant_id, user_id, api_key_id, entity_type, entity_id, action, old_values,
                           new_values, ip_address, user_agent, request_id, via)
-  SELECT cf_uuid7(), cf_audit_row_tenant(TG_TABLE_NAME, d.nj), cf_setting_uuid('app.user_id'),
-         cf_setting_uuid('app.api_key_id'), TG_TABLE_NAME, cf_audit_entity(d.nj),
-         CASE WHEN d.oj->>'deleted_at' IS NULL AND d.nj->>'deleted_at' IS NOT NULL THEN 'delete'
-              WHEN d.oj->>'deleted_at' IS NOT NULL AND d.nj->>'deleted_at' IS NULL THEN 'restore'
-              ELSE 'update' END,
-         d.old_changed, d.new_changed, cf_setting('app.ip')::inet, cf_setting('app.user_agent'),
-         cf_setting('app.request_id'), cf_setting('app.via')
-  FROM (
-    SELECT oj, nj,
-      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({secret}) THEN '"***"'::jsonb ELSE oj->k END)
-         FROM jsonb_object_keys(nj) k
-        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_array(ignored)})) AS old_changed,
-      (SELECT jsonb_object_agg(k, CASE WHEN k = ANY({secret}) THEN '"***"'::jsonb ELSE nj->k END)
-         FROM jsonb_object_keys(nj) k
-        WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({_array(ignored)})) AS new_changed
-    FROM (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj
-            FROM old_rows o JOIN new_rows n ON n.id = o.id OFFSET 0) pairs
-    WHERE (oj - {_array(ignored)}::text[]) IS DISTINCT FROM (nj - {_array(ignored)}::text[])
-  ) d
-  WHERE d.new_changed IS NOT NULL;
-  RETURN NULL;
-END $$;
-"""
-
-
-def audit_update_function_prefiltered(ignored: Sequence[str]) -> str:
-    """`cf_audit_update()` as `audit_update_function`, with the rows where only `ignored` columns changed dropped
-    by comparing the other columns natively before any JSON is built. The column list is read from the catalog
-    per statement (dynamic SQL sees the transition tables), so it follows every table's columns as they are.
-    Turning both versions of a wide row into JSON cost ~20 us a row: a third of rescoring 13,564 leads went to
-    finding out that only `lead_score` had changed. json and xml have no equality: compared as text."""
-    secret = _array(AUDIT_SECRET_COLUMNS)
-    skip = _array(ignored)
-    return f"""
-CREATE OR REPLACE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
-DECLARE
-  changed text;
-BEGIN
-  SELECT string_agg(
-           CASE WHEN atttypid IN ('json'::regtype, 'xml'::regtype)
-                THEN format('o.%1$I::text IS DISTINCT FROM n.%1$I::text', attname)
-                ELSE format('o.%1$I IS DISTINCT FROM n.%1$I', attname) END,
-           ' OR ' ORDER BY attnum)
-    INTO changed
-    FROM pg_attribute
-   WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped AND attname <> ALL({skip});
-  IF changed IS NULL THEN
-    RETURN NULL;
-  END IF;
-  EXECUTE format($q$
-  INSERT INTO audit_logs (id, tenant_id, user_id, api_key_id, entity_type, entity_id, action, old_values,
-                          new_values, ip_address, user_agent, request_id, via)
-  SELECT cf_uuid7(), cf_audit_row_tenant(%1$L, d.nj), cf_setting_uuid('app.user_id'),
-         cf_setting_uuid('app.api_key_id'), %1$L, cf_audit_entity(d.nj),
+  SELECT cf_uuid7(), cf_audit_row_tenant({table}, d.nj), cf_setting_uuid('app.user_id'),
+         cf_setting_uuid('app.api_key_id'), {table}, cf_audit_entity(d.nj),
          CASE WHEN d.oj->>'deleted_at' IS NULL AND d.nj->>'deleted_at' IS NOT NULL THEN 'delete'
               WHEN d.oj->>'deleted_at' IS NOT NULL AND d.nj->>'deleted_at' IS NULL THEN 'restore'
               ELSE 'update' END,
@@ -103,9 +47,50 @@ BEGIN
          FROM jsonb_object_keys(nj) k
         WHERE oj->k IS DISTINCT FROM nj->k AND k <> ALL({skip})) AS new_changed
     FROM (SELECT to_jsonb(o) AS oj, to_jsonb(n) AS nj
-            FROM old_rows o JOIN new_rows n ON n.id = o.id WHERE %2$s OFFSET 0) pairs
+            FROM old_rows o JOIN new_rows n ON n.id = o.id{pairs_where} OFFSET 0) pairs{kept}
   ) d
-  WHERE d.new_changed IS NOT NULL
+  WHERE d.new_changed IS NOT NULL"""
+
+
+def audit_update_function(ignored: Sequence[str]) -> str:
+    """`cf_audit_update()`: updates record only the columns that changed (old and new), name soft deletes and
+    restores, and write nothing when only `ignored` columns changed. The `OFFSET 0` fence keeps each row's JSON
+    computed once (flattened, the planner recomputed both rows' `to_jsonb` for every key: 2 ms a row), and rows
+    where only ignored columns changed are dropped before the per-column comparison."""
+    skip = _array(ignored)
+    kept = f"\n    WHERE (oj - {skip}::text[]) IS DISTINCT FROM (nj - {skip}::text[])"
+    return f"""
+CREATE OR REPLACE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN{_audit_update_insert(ignored, table="TG_TABLE_NAME", kept=kept)};
+  RETURN NULL;
+END $$;
+"""
+
+
+def audit_update_function_prefiltered(ignored: Sequence[str]) -> str:
+    """`cf_audit_update()` as `audit_update_function`, with the rows where only `ignored` columns changed dropped
+    by comparing the other columns natively before any JSON is built. The column list is read from the catalog
+    per statement (dynamic SQL sees the transition tables), so it follows every table's columns as they are.
+    Turning both versions of a wide row into JSON cost ~20 us a row: a third of rescoring 13,564 leads went to
+    finding out that only `lead_score` had changed. json and xml have no equality: compared as text."""
+    insert = _audit_update_insert(ignored, table="%1$L", pairs_where=" WHERE %2$s")
+    return f"""
+CREATE OR REPLACE FUNCTION cf_audit_update() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  changed text;
+BEGIN
+  SELECT string_agg(
+           CASE WHEN atttypid IN ('json'::regtype, 'xml'::regtype)
+                THEN format('o.%1$I::text IS DISTINCT FROM n.%1$I::text', attname)
+                ELSE format('o.%1$I IS DISTINCT FROM n.%1$I', attname) END,
+           ' OR ' ORDER BY attnum)
+    INTO changed
+    FROM pg_attribute
+   WHERE attrelid = TG_RELID AND attnum > 0 AND NOT attisdropped AND attname <> ALL({_array(ignored)});
+  IF changed IS NULL THEN
+    RETURN NULL;
+  END IF;
+  EXECUTE format($q${insert}
   $q$, TG_TABLE_NAME, changed);
   RETURN NULL;
 END $fn$;
