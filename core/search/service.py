@@ -4,7 +4,8 @@ Candidates come from SQL, always bounded: the stored `search` tsvectors (GIN, 's
 word a prefix) ranked with `ts_rank`, and, for typo tolerance without pg_trgm (PostgreSQL 15+ with no
 extensions), contacts and accounts whose names share the first three letters of a query word, or the first two
 with a length within one (btree indexes on `(tenant_id, length(name), name)`). rapidfuzz then re-ranks the
-union in Python. A misspelling within the first two letters of every word is not found: the price of indexed candidates.
+union in Python. A misspelling within the first two letters of every word is not found: the price of indexed
+candidates.
 
 Performance note: under row-level security PostgreSQL uses the GIN index for `@@` only because migration 0009
 marks ts_match_vq LEAKPROOF (it needs a superuser; without one, searches stay correct but scan the tenant's rows,
